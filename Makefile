@@ -1,0 +1,82 @@
+# SuperSVG: run `make help` for the list of targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.setup-stamp
+PROTO_STAMP := libs/api/src/supersvg/api/v1/__init__.py
+COMPONENTS := libs/common libs/api diffvg services/vectorizer services/gateway services/scheduler operator
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements/constraints.txt requirements/dev.in $(foreach c,$(COMPONENTS),$(c)/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -c requirements/constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c requirements/constraints.txt -r requirements/dev.in \
+		$(foreach c,$(COMPONENTS),-e $(c))
+	touch $@
+
+.PHONY: setup
+setup: $(STAMP) proto ## Create .venv, install every component (editable) and dev tools, generate protos
+
+$(PROTO_STAMP): $(wildcard protos/supersvg/api/v1/*.proto) | $(STAMP)
+	rm -rf libs/api/src/supersvg/api/v1
+	mkdir -p libs/api/src/supersvg/api/v1
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=libs/api/src --pyi_out=libs/api/src \
+		--grpc_python_out=libs/api/src protos/supersvg/api/v1/*.proto
+	echo '"""Generated from protos/supersvg/api/v1 by `make proto`; do not edit."""' > $@
+
+.PHONY: proto
+proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
+
+.PHONY: lint
+lint: setup ## ruff, mypy, import-linter contracts, hadolint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/common/src diffvg/src services/*/src operator/src
+	$(BIN)/lint-imports
+	@if ls */Dockerfile* services/*/Dockerfile* >/dev/null 2>&1 && test -x $(BIN)/hadolint; then \
+		$(BIN)/hadolint $$(ls */Dockerfile* services/*/Dockerfile* 2>/dev/null); fi
+
+.PHONY: fmt
+fmt: setup ## Format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: test
+test: setup ## Run every test suite (unit, integration, e2e; GPU tests skip without CUDA)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: setup ## Unit tests only
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: run
+run: setup ## Start gateway + scheduler + local workers on 127.0.0.1 (embedded mode)
+	$(PY) -m supersvg.scheduler.embedded
+
+.PHONY: bench
+bench: bench-diffvg bench-vectorize ## All benchmarks; results go to benchmarks/results/
+
+.PHONY: bench-diffvg
+bench-diffvg: setup ## Renderer speed and memory (benchmarks/results/diffvg_cpu.json)
+	$(PY) benchmarks/diffvg_bench.py --out benchmarks/results
+
+.PHONY: bench-vectorize
+bench-vectorize: setup ## Vectorizer quality and speed against VTracer
+	$(PY) benchmarks/vectorize_bench.py --out benchmarks/results
+
+.PHONY: bench-api
+bench-api: setup ## REST API latency under load on loopback
+	$(PY) benchmarks/api_bench.py --out benchmarks/results
+
+.PHONY: clean
+clean: ## Remove the virtualenv, generated code and caches
+	rm -rf $(VENV) libs/api/src/supersvg/api/v1 .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Code shared by every SuperSVG component: settings, logging, tracing, gRPC helpers."""
