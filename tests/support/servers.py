@@ -30,7 +30,9 @@ def wait_http(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | N
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server process exited with {proc.returncode} before {url} answered")
+            raise RuntimeError(
+                f"server process exited with {proc.returncode} before {url} answered"
+            )
         try:
             urllib.request.urlopen(url, timeout=1).close()
             return
@@ -50,7 +52,7 @@ class S3Server:
     port: int
     proc: subprocess.Popen[bytes] | None
     access_key: str = "testing-access-key"
-    secret_key: str = "testing-secret-key"  # noqa: S105 - a test server's fixed credential
+    secret_key: str = "testing-secret-key"
     region: str = "us-east-1"
     bucket: str = ""
 
