@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.setup-stamp
 PROTO_STAMP := libs/api/src/supersvg/api/v1/__init__.py
-COMPONENTS := libs/common libs/api diffvg services/vectorizer services/gateway services/scheduler operator
+COMPONENTS := libs/common libs/api libs/client diffvg services/vectorizer services/gateway services/scheduler operator
 PYTEST_ARGS ?=
 
 .PHONY: help
