@@ -1,0 +1,122 @@
+"""Vectorizer configuration and presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+__all__ = ["PRESETS", "Preset", "PresetName", "VectorizeConfig", "resolve_preset"]
+
+PresetName = Literal["auto", "photo", "illustration", "icon"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Tuning knobs that differ between kinds of input."""
+
+    #: SLIC compactness (higher: rounder superpixels; lower: follow colour edges).
+    compactness: float
+    #: Working pixels per SLIC superpixel: sets the geometric detail.
+    px_per_superpixel: float
+    #: Regions kept after merging similar neighbours, as a share of the superpixels.
+    merge_ratio: float
+    #: Vertices turning less than this (degrees) become smooth curve points.
+    smooth_angle: float
+    #: Douglas-Peucker / curve-fit tolerance in working pixels.
+    fit_tolerance: float
+    #: Outward offset of every contour in pixels, so neighbours overlap (no seams).
+    dilate: float
+    #: Learning rates for refinement (points in working pixels, colours in [0, 1]).
+    lr_points: float
+    lr_colors: float
+    #: Gaussian smoothing sigma used by SLIC.
+    sigma: float
+
+
+PRESETS: dict[str, Preset] = {
+    "photo": Preset(
+        compactness=8.0,
+        px_per_superpixel=8.0,
+        merge_ratio=0.5,
+        smooth_angle=0.0,
+        fit_tolerance=0.8,
+        dilate=0.5,
+        lr_points=0.25,
+        lr_colors=0.01,
+        sigma=0.5,
+    ),
+    "illustration": Preset(
+        compactness=4.0,
+        px_per_superpixel=12.0,
+        merge_ratio=0.5,
+        smooth_angle=40.0,
+        fit_tolerance=0.6,
+        dilate=0.45,
+        lr_points=0.15,
+        lr_colors=0.005,
+        sigma=0.0,
+    ),
+    "icon": Preset(
+        compactness=2.0,
+        px_per_superpixel=12.0,
+        merge_ratio=0.5,
+        smooth_angle=40.0,
+        fit_tolerance=0.5,
+        dilate=0.4,
+        lr_points=0.1,
+        lr_colors=0.005,
+        sigma=0.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class VectorizeConfig:
+    """Everything that controls one vectorization (deterministic for a seed and device)."""
+
+    max_paths: int = 256
+    iterations: int = 100
+    preset: PresetName = "auto"
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint: str | None = None
+    #: Longest side of the working image; larger inputs are downscaled for analysis.
+    work_size: int = 512
+    #: Longest side used by refinement (rendering through pydiffvg is the costly step).
+    refine_size: int = 192
+    #: Largest input accepted, in pixels (protects against decompression bombs).
+    max_pixels: int = 64_000_000
+    #: Draw a first path with the dominant colour under everything (opaque inputs only).
+    background: bool = True
+    #: Decimal places of coordinates in the SVG.
+    precision: int = 1
+    #: Anti-aliasing samples per pixel axis used by refinement.
+    samples: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_paths < 1:
+            raise ValueError("max_paths must be at least 1")
+        if self.iterations < 0:
+            raise ValueError("iterations must be >= 0")
+        if self.preset not in ("auto", *PRESETS):
+            raise ValueError(f"unknown preset {self.preset!r}")
+        if not 0 <= self.precision <= 4:
+            raise ValueError("precision must be between 0 and 4")
+        if self.work_size < 16 or self.refine_size < 16:
+            raise ValueError("work_size and refine_size must be at least 16")
+
+    def with_(self, **changes: Any) -> VectorizeConfig:
+        """Copy with some fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_preset(name: str) -> Preset:
+    """Preset for a concrete (non-auto) name."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}") from None

@@ -1,0 +1,208 @@
+"""The vectorization pipeline: load -> superpixels -> coarse paths -> refine -> prune -> write."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import coarse
+from .config import VectorizeConfig, resolve_preset
+from .errors import Cancelled
+from .loader import ImageInput, load_image
+from .metrics import composite_white, psnr, render_svg_png, ssim
+from .prune import prune_paths
+from .shapes import VPath
+from .superpixels import group_regions, segment
+from .svg import write_svg
+
+__all__ = ["ProgressFn", "Result", "Vectorizer", "detect_preset", "vectorize"]
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+CancelFn = Callable[[], bool]
+
+# Share of overall progress at which each stage starts (stage, percent).
+_STAGES = {
+    "load": 0.0,
+    "superpixels": 5.0,
+    "coarse": 20.0,
+    "refine": 30.0,
+    "prune": 90.0,
+    "write": 93.0,
+    "metrics": 96.0,
+    "done": 100.0,
+}
+
+
+@dataclass
+class Result:
+    """The outcome of one vectorization."""
+
+    svg: str
+    num_paths: int
+    preview_png: bytes
+    metrics: dict[str, Any]
+    paths: list[VPath] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> str:
+        """Metrics and config as JSON (what the service stores as ``result.json``)."""
+        return json.dumps(self.metrics, sort_keys=True)
+
+
+def detect_preset(rgba: np.ndarray) -> str:
+    """Guess the kind of input: flat-colour art (icon / illustration) or a photograph."""
+    img = rgba.astype(np.int16)
+    same_h = (np.abs(img[:, 1:] - img[:, :-1]).max(axis=2) <= 2).mean()
+    same_v = (np.abs(img[1:] - img[:-1]).max(axis=2) <= 2).mean()
+    flat = 0.5 * (float(same_h) + float(same_v))
+    transparent = bool((rgba[..., 3] < 250).mean() > 0.02)
+    if flat > 0.55 and (transparent or max(rgba.shape[:2]) <= 256):
+        return "icon"
+    if flat > 0.55:
+        return "illustration"
+    return "photo"
+
+
+class Vectorizer:
+    """Turns raster images into compact SVGs. Reusable and thread-compatible per call."""
+
+    def __init__(self, config: VectorizeConfig | None = None) -> None:
+        self.config = config or VectorizeConfig()
+
+    def vectorize(
+        self,
+        image: ImageInput,
+        progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> Result:
+        """Vectorize ``image`` (bytes, path, PIL image or ``(H, W[, C])`` array).
+
+        ``progress(stage, percent)`` receives overall percent in [0, 100]; ``should_cancel``
+        is polled between stages and every few refinement steps (raises :class:`Cancelled`).
+        Raises :class:`InvalidImageError` for unusable input.
+        """
+        cfg = self.config
+        t0 = time.perf_counter()
+
+        def report(stage: str, frac: float = 0.0) -> None:
+            if should_cancel is not None and should_cancel():
+                raise Cancelled()
+            if progress is not None:
+                keys = list(_STAGES)
+                start = _STAGES[stage]
+                nxt = _STAGES[keys[min(keys.index(stage) + 1, len(keys) - 1)]]
+                progress(stage, round(start + (nxt - start) * min(max(frac, 0.0), 1.0), 2))
+
+        report("load")
+        rgba = load_image(image, max_pixels=cfg.max_pixels)
+        h, w = rgba.shape[:2]
+        preset_name = detect_preset(rgba) if cfg.preset == "auto" else cfg.preset
+        preset = resolve_preset(preset_name)
+        work = _downscale(rgba, cfg.work_size)
+        wh, ww = work.shape[:2]
+        scale = (w / ww, h / wh)
+
+        report("superpixels")
+        n_px = wh * ww
+        opaque = not bool((work[..., 3] < 250).any())
+        budget = cfg.max_paths
+        n_super = int(max(4 * budget, n_px / preset.px_per_superpixel))
+        n_regions = max(budget, int(n_super * preset.merge_ratio))
+        seg = segment(work, n_regions, preset, oversegment=n_super / n_regions)
+        report("coarse")
+        paths: list[VPath]
+        if cfg.checkpoint:
+            predict = coarse.load_learned(cfg.checkpoint)
+            paths = list(
+                predict(
+                    work.astype(np.float32) / 255.0,
+                    labels=seg.labels,
+                    max_paths=budget,
+                    checkpoint=cfg.checkpoint,
+                    device=cfg.device,
+                    seed=cfg.seed,
+                )
+            )
+            for p in paths:
+                p.subpaths = [s * np.array(scale) for s in p.subpaths]
+        else:
+            groups = group_regions(seg, budget, cfg.seed)
+            paths = coarse.fit_paths(
+                seg,
+                groups,
+                tolerance=preset.fit_tolerance,
+                dilate=preset.dilate,
+                smooth_angle=preset.smooth_angle,
+                background=cfg.background and opaque,
+                scale=scale,
+            )
+        refined = 0
+        refine_note = "off"
+        if cfg.iterations > 0 and paths:
+            from .refine import RendererUnavailable, refine_paths
+
+            report("refine")
+            try:
+                paths, refined = refine_paths(
+                    paths, rgba, cfg, preset, progress=lambda f: report("refine", f)
+                )
+                refine_note = "pydiffvg"
+            except RendererUnavailable as exc:
+                # The analytic result stands on its own; say so in the metrics.
+                log.warning("refinement skipped: %s", exc)
+                refine_note = f"skipped ({exc})"
+        report("prune")
+        paths = prune_paths(paths, budget, (w, h))
+        report("write")
+        svg = write_svg(paths, w, h, precision=cfg.precision)
+        report("metrics")
+        preview = render_svg_png(svg, w, h)
+        rendered = (
+            np.asarray(Image.open(io.BytesIO(preview)).convert("RGBA"), dtype=np.float64) / 255.0
+        )
+        target = rgba.astype(np.float64) / 255.0
+        a, b = composite_white(target), composite_white(rendered)
+        seconds = time.perf_counter() - t0
+        metrics: dict[str, Any] = {
+            "num_paths": len(paths),
+            "psnr": round(psnr(a, b), 3),
+            "ssim": round(ssim(a, b), 4),
+            "seconds": round(seconds, 3),
+            "svg_bytes": len(svg.encode()),
+            "width": w,
+            "height": h,
+            "preset": preset_name,
+            "iterations": refined,
+            "refine": refine_note,
+            "max_paths": budget,
+            "seed": cfg.seed,
+        }
+        report("done")
+        return Result(
+            svg=svg, num_paths=len(paths), preview_png=preview, metrics=metrics, paths=paths
+        )
+
+
+def _downscale(rgba: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgba.shape[:2]
+    if max(h, w) <= size:
+        return rgba
+    f = size / max(h, w)
+    nw, nh = max(1, round(w * f)), max(1, round(h * f))
+    # Pillow resizes RGBA with premultiplied alpha, so transparent colours do not bleed.
+    img = Image.fromarray(rgba, mode="RGBA").resize((nw, nh), Image.Resampling.BOX)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def vectorize(image: ImageInput, config: VectorizeConfig | None = None, **kwargs: Any) -> Result:
+    """Shortcut for ``Vectorizer(config).vectorize(image, ...)``."""
+    return Vectorizer(config).vectorize(image, **kwargs)

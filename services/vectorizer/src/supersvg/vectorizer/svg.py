@@ -1,0 +1,158 @@
+"""Compact SVG writer: viewBox, rounded relative coordinates, merged styles."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from .shapes import VPath
+
+__all__ = ["format_color", "path_data", "write_svg"]
+
+
+def format_color(rgb: Sequence[float] | np.ndarray) -> str:
+    """``#rgb`` when it is exact, else ``#rrggbb``."""
+    v = [round(float(np.clip(c, 0.0, 1.0)) * 255) for c in rgb[:3]]
+    h = "".join(f"{c:02x}" for c in v)
+    if h[0] == h[1] and h[2] == h[3] and h[4] == h[5]:
+        return "#" + h[0] + h[2] + h[4]
+    return "#" + h
+
+
+def _num(q: int, precision: int) -> str:
+    """Fixed-point integer ``q`` (scaled by 10**precision) as the shortest SVG number."""
+    if precision == 0:
+        return str(q)
+    neg = q < 0
+    s = str(abs(q)).rjust(precision + 1, "0")
+    whole, frac = s[:-precision], s[-precision:].rstrip("0")
+    whole = whole.lstrip("0")
+    out = f"{whole}.{frac}" if frac else whole or "0"
+    return ("-" if neg else "") + out
+
+
+class _Emitter:
+    """Joins commands and numbers with the fewest separators SVG allows."""
+
+    def __init__(self, precision: int) -> None:
+        self.precision = precision
+        self.parts: list[str] = []
+        self.last_cmd = ""
+        self.prev_num = ""
+
+    def cmd(self, c: str, nums: Sequence[int]) -> None:
+        # A repeated command letter is implicit (after m, implicit repeats mean l).
+        if c != self.last_cmd or c in "mMzZ":
+            self.parts.append(c)
+            self.prev_num = ""
+        self.last_cmd = "l" if c == "m" else c
+        for q in nums:
+            s = _num(q, self.precision)
+            if self.prev_num and not (
+                s.startswith("-") or (s.startswith(".") and "." in self.prev_num)
+            ):
+                self.parts.append(" ")
+            self.parts.append(s)
+            self.prev_num = s
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _is_straight(seg: np.ndarray) -> bool:
+    p0, c1, c2, p1 = seg
+    d = p1 - p0
+    tol = 1e-3 + 0.02 * float(np.abs(d).max())
+    return bool(
+        np.abs(c1 - (p0 + d / 3.0)).max() <= tol and np.abs(c2 - (p0 + 2.0 * d / 3.0)).max() <= tol
+    )
+
+
+def path_data(subpaths: Sequence[np.ndarray], precision: int = 1) -> str:
+    """SVG ``d`` attribute for closed cubic subpaths (see :class:`VPath`)."""
+    scale = 10**precision
+    em = _Emitter(precision)
+    cur = np.zeros(2, dtype=np.int64)
+    for sub in subpaths:
+        n = len(sub) // 3
+        if n == 0:
+            continue
+        q = np.round(np.asarray(sub, dtype=np.float64) * scale).astype(np.int64)
+        start = q[0]
+        em.cmd("m" if em.parts else "M", list(start - cur) if em.parts else list(start))
+        cur = start.copy()
+        pts = np.concatenate([sub, sub[:1]], axis=0)
+        qp = np.concatenate([q, q[:1]], axis=0)
+        for i in range(n):
+            seg = pts[3 * i : 3 * i + 4]
+            qs = qp[3 * i : 3 * i + 4]
+            end = qs[3]
+            last = i == n - 1
+            if _is_straight(seg):
+                if last:
+                    break  # 'z' draws the closing line
+                d = end - cur
+                if d[0] == 0 and d[1] == 0:
+                    continue
+                if d[1] == 0:
+                    em.cmd("h", [int(d[0])])
+                elif d[0] == 0:
+                    em.cmd("v", [int(d[1])])
+                else:
+                    em.cmd("l", [int(d[0]), int(d[1])])
+            else:
+                em.cmd("c", [int(v) for v in np.concatenate([qs[1] - cur, qs[2] - cur, end - cur])])
+            cur = end.copy()
+        em.cmd("z", [])
+        cur = start.copy()
+    return em.text()
+
+
+def write_svg(paths: Sequence[VPath], width: int, height: int, *, precision: int = 1) -> str:
+    """Serialise ``paths`` (painter's order) as a compact SVG of ``width`` x ``height``."""
+    items: list[tuple[str, str]] = []  # (d, style attributes)
+    for p in paths:
+        d = path_data(p.subpaths, precision)
+        if not d:
+            continue
+        style = f'fill="{format_color(p.color)}"'
+        a = float(p.color[3])
+        if a < 0.995:
+            style += f' fill-opacity="{_num(round(a * 100), 2)}"'
+        items.append((d, style))
+    # A <style> class pays when one style repeats: `class="a"` is shorter than the fill.
+    counts = Counter(s for _, s in items)
+    classes: dict[str, str] = {}
+    css: list[str] = []
+    for style, k in counts.most_common():
+        name = _class_name(len(classes))
+        decl = style.replace('fill="', "fill:").replace('" fill-opacity="', ";fill-opacity:")
+        decl = decl.rstrip('"')
+        cost = len(f".{name}{{{decl}}}") + k * len(f'class="{name}"')
+        if k < 2 or cost >= k * len(style):
+            continue
+        classes[style] = name
+        css.append(f".{name}{{{decl}}}")
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">'
+    ]
+    if css:
+        out.append("<style>" + "".join(css) + "</style>")
+    for d, style in items:
+        attr = f'class="{classes[style]}"' if style in classes else style
+        out.append(f'<path d="{d}" {attr}/>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _class_name(i: int) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    name = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        name = letters[r] + name
+    return name
