@@ -1,8 +1,9 @@
 """The ``supersvg`` command line: subcommands registered by the vectorizer's modules.
 
-Other modules add subcommands with :func:`register` (or by exposing ``add_parser`` in one
-of the modules listed in ``_PLUGIN_MODULES``), e.g. ``supersvg train`` from the training
-code. Exit codes of ``supersvg vectorize`` are listed in :data:`EXIT_HELP`.
+Other modules add subcommands with :func:`register`, or by exposing
+``register(subparsers)`` in one of the modules listed in ``_PLUGIN_MODULES`` (e.g.
+``supersvg train``, ``supersvg datasets``, ``supersvg remote``); a subcommand sets
+``func(args) -> int`` as its default. Exit codes of ``supersvg vectorize``: EXIT_HELP.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from .errors import EXIT_CODES, VectorizerError
 
 __all__ = ["EXIT_HELP", "build_parser", "main", "register"]
 
-#: Modules probed for an ``add_parser(subparsers)`` function (absent ones are skipped).
+#: Modules probed for a ``register(subparsers)`` function (absent ones are skipped).
 _PLUGIN_MODULES = (
     "supersvg.vectorizer.train.cli",
     "supersvg.vectorizer.datasets.cli",
-    "supersvg.vectorizer.remote",
+    "supersvg.client.cli",
 )
 
-AddParser = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+AddParser = Callable[[Any], Any]
 _REGISTRY: list[AddParser] = []
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name and name.startswith(exc.name):
                 continue
             raise
-        add = getattr(mod, "add_parser", None)
+        add = getattr(mod, "register", None) or getattr(mod, "add_parser", None)
         if callable(add):
             register(add)
     for add in _REGISTRY:
