@@ -1,0 +1,88 @@
+"""Builds and runs the scheduler process: store, artifacts, executor, gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+
+from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
+from supersvg.common.grpc import create_server
+from supersvg.common.logging import configure_logging
+from supersvg.common.storage import create_store
+from supersvg.common.tracing import configure_tracing
+from supersvg.scheduler.core import Scheduler
+from supersvg.scheduler.executors.base import Executor
+from supersvg.scheduler.servicer import SchedulerServicer
+from supersvg.scheduler.settings import SchedulerSettings
+from supersvg.scheduler.store import open_store
+
+__all__ = ["RunningScheduler", "create_executor", "serve", "start_scheduler"]
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "supersvg.api.v1.SchedulerService"
+_EXECUTORS = {
+    "local": ("supersvg.scheduler.executors.local", "LocalExecutor"),
+    "kubernetes": ("supersvg.scheduler.executors.kubernetes", "KubernetesExecutor"),
+}
+
+
+def create_executor(settings: SchedulerSettings) -> Executor:
+    module, cls_name = _EXECUTORS[settings.executor]
+    cls = getattr(importlib.import_module(module), cls_name)
+    executor: Executor = cls.from_settings(settings)
+    return executor
+
+
+class RunningScheduler:
+    """A started scheduler; ``port`` is the bound gRPC port."""
+
+    def __init__(self, server: object, port: int, scheduler: Scheduler, health: object) -> None:
+        self.server = server
+        self.port = port
+        self.scheduler = scheduler
+        self.health = health
+
+    async def stop(self, grace: float = 2.0) -> None:
+        await self.health.set_serving(False)  # type: ignore[attr-defined]
+        await self.server.stop(grace)  # type: ignore[attr-defined]
+        await self.scheduler.stop()
+        await self.scheduler.store.close()
+
+
+async def start_scheduler(
+    settings: SchedulerSettings, executor: Executor | None = None
+) -> RunningScheduler:
+    """Open the store (migrating it), bind the gRPC server and start the loops."""
+    store = await open_store(settings.database_url)
+    artifacts = create_store()
+    server, port, health = create_server(settings.listen_addr, services=[SERVICE_NAME])
+    scheduler = Scheduler(
+        settings,
+        store,
+        artifacts,
+        executor or create_executor(settings),
+        settings.worker_scheduler_addr(port),
+    )
+    pb_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(scheduler), server)
+    await scheduler.start()
+    await server.start()
+    await health.set_serving(True)
+    log.info("scheduler serving", extra={"port": port, "executor": settings.executor})
+    return RunningScheduler(server, port, scheduler, health)
+
+
+async def serve(settings: SchedulerSettings) -> None:
+    configure_logging("scheduler", settings.log_level, settings.log_format)
+    configure_tracing("supersvg-scheduler", settings.otlp_endpoint)
+    running = await start_scheduler(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("scheduler stopping")
+    await running.stop()

@@ -1,0 +1,211 @@
+"""gRPC ``SchedulerService``: protobuf in, :class:`Scheduler` calls, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import trace
+
+from supersvg.api.v1 import scheduler_pb2 as pb
+from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
+from supersvg.common.grpc import metadata_to_carrier
+from supersvg.common.tracing import current_trace_id, extract_context, traceparent
+from supersvg.scheduler.core import Scheduler, SchedulerError, SubmitRequest
+from supersvg.scheduler.store import JobRecord
+
+__all__ = ["ERROR_CODE_KEY", "SchedulerServicer", "job_to_pb"]
+
+ERROR_CODE_KEY = "supersvg-error-code"
+tracer = trace.get_tracer("supersvg.scheduler")
+
+
+def _ts(value: float | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int(value * 1e9))
+    return ts
+
+
+def job_to_pb(rec: JobRecord) -> pb.Job:
+    cfg = rec.config
+    job = pb.Job(
+        job_id=rec.job_id,
+        tenant_id=rec.tenant_id,
+        state=pb.JobState.Value(f"JOB_STATE_{rec.state.upper()}"),
+        progress=rec.progress,
+        stage=rec.stage,
+        config=pb.JobConfig(
+            max_paths=int(cfg.get("max_paths", 0)),
+            num_iterations=int(cfg.get("num_iterations", 0)),
+            output_format=str(cfg.get("output_format", "svg")),
+            priority=rec.priority,  # type: ignore[arg-type]
+            callback_url=rec.callback_url,
+            preset=str(cfg.get("preset", "auto")),
+            seed=int(cfg.get("seed", 0)),
+        ),
+        input_key=rec.input_key,
+        attempts=rec.attempts,
+        trace_id=rec.trace_id,
+    )
+    for name in ("created_at", "started_at", "finished_at"):
+        ts = _ts(getattr(rec, name))
+        if ts is not None:
+            getattr(job, name).CopyFrom(ts)
+    if rec.state == "failed":
+        job.error.CopyFrom(pb.JobError(code=rec.error_code or "", message=rec.error_message or ""))
+    if rec.state == "completed" and rec.result:
+        m = rec.result.get("metrics") or {}
+        job.result.CopyFrom(
+            pb.JobResult(
+                svg_key=rec.result.get("svg_key", ""),
+                preview_png_key=rec.result.get("preview_png_key", ""),
+                result_json_key=rec.result.get("result_json_key", ""),
+                metrics=pb.JobMetrics(
+                    num_paths=int(m.get("num_paths", 0)),
+                    duration_sec=float(m.get("duration_sec", 0.0)),
+                    psnr=float(m.get("psnr", 0.0)),
+                    ssim=float(m.get("ssim", 0.0)),
+                    svg_bytes=int(m.get("svg_bytes", 0)),
+                ),
+            )
+        )
+    return job
+
+
+def _result_from_pb(result: pb.JobResult) -> dict[str, Any]:
+    m = result.metrics
+    return {
+        "svg_key": result.svg_key,
+        "preview_png_key": result.preview_png_key,
+        "result_json_key": result.result_json_key,
+        "metrics": {
+            "num_paths": m.num_paths,
+            "duration_sec": m.duration_sec,
+            "psnr": m.psnr,
+            "ssim": m.ssim,
+            "svg_bytes": m.svg_bytes,
+        },
+    }
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: SchedulerError) -> None:
+    context.set_trailing_metadata(((ERROR_CODE_KEY, err.code),))
+    await context.abort(err.status, err.message)
+
+
+class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def _span(self, name: str, context: grpc.aio.ServicerContext) -> Any:
+        parent = extract_context(metadata_to_carrier(context.invocation_metadata()))
+        return tracer.start_as_current_span(f"SchedulerService/{name}", context=parent)
+
+    async def SubmitJob(
+        self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SubmitJobResponse:
+        with self._span("SubmitJob", context) as span:
+            span.set_attribute("job.id", request.job_id)
+            c = request.config
+            req = SubmitRequest(
+                tenant_id=request.tenant_id,
+                job_id=request.job_id,
+                input_key=request.input_key,
+                max_paths=c.max_paths,
+                num_iterations=c.num_iterations,
+                output_format=c.output_format or "svg",
+                priority=int(c.priority) or 2,
+                callback_url=c.callback_url,
+                preset=c.preset or "auto",
+                seed=c.seed,
+                idempotency_key=request.idempotency_key,
+                request_hash=request.request_hash,
+            )
+            try:
+                rec, dedup = await self.scheduler.submit(
+                    req, current_trace_id() or "", traceparent() or ""
+                )
+            except SchedulerError as err:
+                await _abort(context, err)
+                raise
+            return pb.SubmitJobResponse(job=job_to_pb(rec), deduplicated=dedup)
+
+    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        try:
+            return job_to_pb(await self.scheduler.get(request.tenant_id, request.job_id))
+        except SchedulerError as err:
+            await _abort(context, err)
+            raise
+
+    async def ListJobs(
+        self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListJobsResponse:
+        state = None
+        if request.state:
+            state = pb.JobState.Name(request.state).removeprefix("JOB_STATE_").lower()
+        try:
+            rows, token = await self.scheduler.list(
+                request.tenant_id, request.page_size, request.page_token, state
+            )
+        except SchedulerError as err:
+            await _abort(context, err)
+            raise
+        return pb.ListJobsResponse(jobs=[job_to_pb(r) for r in rows], next_page_token=token)
+
+    async def CancelJob(
+        self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Job:
+        with self._span("CancelJob", context):
+            try:
+                return job_to_pb(await self.scheduler.cancel(request.tenant_id, request.job_id))
+            except SchedulerError as err:
+                await _abort(context, err)
+                raise
+
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.Job]:
+        try:
+            async for rec in self.scheduler.watch(request.tenant_id, request.job_id):
+                yield job_to_pb(rec)
+        except SchedulerError as err:
+            await _abort(context, err)
+            raise
+
+    async def ReportProgress(
+        self, request: pb.ReportProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportProgressResponse:
+        result = _result_from_pb(request.result) if request.HasField("result") else None
+        error = (request.error.code, request.error.message) if request.HasField("error") else None
+        try:
+            stop = await self.scheduler.report_progress(
+                job_id=request.job_id,
+                attempt=request.attempt,
+                worker_token=request.worker_token,
+                progress=request.progress,
+                stage=request.stage,
+                result=result,
+                error=error,
+            )
+        except SchedulerError as err:
+            await _abort(context, err)
+            raise
+        return pb.ReportProgressResponse(cancel_requested=stop)
+
+    async def Authenticate(
+        self, request: pb.AuthenticateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Tenant:
+        try:
+            t = await self.scheduler.authenticate(request.token)
+        except SchedulerError as err:
+            await _abort(context, err)
+            raise
+        return pb.Tenant(
+            tenant_id=t.tenant_id,
+            rate_limit_per_minute=t.rate_limit_per_minute,
+            max_active_jobs=t.max_active_jobs,
+        )

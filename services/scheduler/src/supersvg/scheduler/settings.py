@@ -1,0 +1,70 @@
+"""Scheduler settings (environment prefix ``SUPERSVG_SCHEDULER_``; see docs/service.md)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from supersvg.common.settings import ComponentSettings
+
+__all__ = ["SchedulerSettings", "get_settings"]
+
+
+class SchedulerSettings(ComponentSettings):
+    model_config = SettingsConfigDict(env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True)
+
+    #: gRPC listen address.
+    listen_addr: str = "0.0.0.0:50051"
+    #: host:port workers use to reach this scheduler; default: the listen port on 127.0.0.1.
+    advertise_addr: str = ""
+    #: ``postgresql://user:pass@host/db`` or ``sqlite:///relative/path.db``.
+    database_url: str = "sqlite:///.data/scheduler.db"
+    #: ``local`` (subprocesses) or ``kubernetes`` (VectorizeJob resources).
+    executor: Literal["local", "kubernetes"] = "local"
+    #: Local executor: worker processes at once.
+    max_concurrency: int = Field(default=2, ge=1)
+    #: Queued jobs accepted before SubmitJob answers RESOURCE_EXHAUSTED (gateway: 503).
+    max_queue_size: int = Field(default=1000, ge=1)
+    #: Attempts per job before a crashing worker fails it.
+    max_attempts: int = Field(default=3, ge=1)
+    #: Active (queued + running) jobs per tenant when the tenant sets none.
+    default_max_active_jobs: int = Field(default=20, ge=1)
+    #: Seconds a cancelled worker gets to stop on its own, then again after SIGTERM.
+    cancel_grace_seconds: float = Field(default=5.0, ge=0)
+    #: How long finished jobs and their artifacts are kept (default 7 days).
+    retention_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    #: How often the retention sweep runs.
+    retention_interval_seconds: float = Field(default=300.0, gt=0)
+    #: Standard Webhooks secret (``whsec_<base64>``); callbacks are refused when empty.
+    callback_secret: str = ""
+    #: Allow callbacks to loopback/private/link-local addresses (tests, trusted networks).
+    callback_allow_private: bool = False
+    callback_max_attempts: int = Field(default=8, ge=1)
+    callback_backoff_seconds: float = Field(default=2.0, gt=0)
+    callback_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Worker command line; default ``<this python> -m supersvg.vectorizer.worker``.
+    worker_command: str = ""
+    #: SUPERSVG_DEVICE given to workers (cpu | cuda | auto).
+    worker_device: str = "auto"
+    #: Local executor: one log file per attempt here (empty: inherit stderr).
+    worker_log_dir: str = ".data/logs"
+
+    def worker_argv(self) -> list[str]:
+        if self.worker_command:
+            return shlex.split(self.worker_command)
+        return [sys.executable, "-m", "supersvg.vectorizer.worker"]
+
+    def worker_scheduler_addr(self, bound_port: int) -> str:
+        if self.advertise_addr:
+            return self.advertise_addr
+        return f"127.0.0.1:{bound_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> SchedulerSettings:
+    return SchedulerSettings.from_env()
