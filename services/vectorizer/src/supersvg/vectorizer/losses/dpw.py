@@ -61,10 +61,10 @@ def dpw_loss(
     d = pairwise_sq_dist(pred.to(dtype), target.to(dtype))
     outside: torch.Tensor | None = None
     if bandwidth is not None:
-        i = torch.arange(n, device=d.device)[:, None]
-        j = torch.arange(m, device=d.device)[None, :]
+        ii = torch.arange(n, device=d.device)[:, None]
+        jj = torch.arange(m, device=d.device)[None, :]
         # Cells off the band take no part in the table at all (as in banded DTW).
-        outside = (i - j).abs() > bandwidth
+        outside = (ii - jj).abs() > bandwidth
         d = d.masked_fill(outside, _FAR)
     prev = d.new_zeros(b, m)  # C[0, :]
     for i in range(n):
