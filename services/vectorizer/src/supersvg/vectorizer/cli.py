@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import json
 import os
 import sys
@@ -121,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         add = getattr(mod, "register", None) or getattr(mod, "add_parser", None)
         if callable(add):
             register(add)
+    # Installed distributions add commands through the ``supersvg.commands`` entry points.
+    for ep in importlib.metadata.entry_points(group="supersvg.commands"):
+        register(ep.load())
     for add in _REGISTRY:
         add(sub)
     return parser
