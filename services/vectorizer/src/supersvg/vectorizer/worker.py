@@ -1,0 +1,317 @@
+"""The job worker (``supersvg-worker``): one attempt of one job, configured by the
+environment (docs/contracts.md), as a local subprocess or in a Kubernetes pod.
+
+Reads the input and config, runs the vectorizer with progress and cancellation, writes
+``output.svg``, ``preview.png`` and ``result.json`` (last), and reports the outcome over
+``ReportProgress`` when ``SUPERSVG_SCHEDULER_ADDR`` is set. Exit codes: 0 completed,
+2 invalid input (never retried), 3 cancelled, anything else a retryable failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+__all__ = ["EXIT_CANCELLED", "EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "WorkerEnv", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_CANCELLED = 3
+
+log = logging.getLogger("supersvg.vectorizer.worker")
+
+#: Shortest gap between two progress reports (stage changes are always sent).
+REPORT_INTERVAL_S = 0.5
+
+
+class WorkerConfigError(ValueError):
+    """The environment does not describe a job (a permanent failure of this attempt)."""
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    job_id: str
+    input_key: str
+    output_prefix: str
+    config: dict[str, Any]
+    attempt: int
+    scheduler_addr: str
+    worker_token: str
+    device: str
+    traceparent: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> WorkerEnv:
+        env = dict(os.environ if env is None else env)
+        missing = [
+            k
+            for k in ("SUPERSVG_JOB_ID", "SUPERSVG_JOB_INPUT_KEY", "SUPERSVG_JOB_OUTPUT_PREFIX")
+            if not env.get(k)
+        ]
+        if missing:
+            raise WorkerConfigError(f"missing environment: {', '.join(missing)}")
+        try:
+            config = json.loads(env.get("SUPERSVG_JOB_CONFIG") or "{}")
+            attempt = int(env.get("SUPERSVG_JOB_ATTEMPT") or "1")
+        except ValueError as exc:
+            raise WorkerConfigError(f"invalid SUPERSVG_JOB_CONFIG or ATTEMPT: {exc}") from None
+        if not isinstance(config, dict):
+            raise WorkerConfigError("SUPERSVG_JOB_CONFIG must be a JSON object")
+        prefix = env["SUPERSVG_JOB_OUTPUT_PREFIX"]
+        return cls(
+            job_id=env["SUPERSVG_JOB_ID"],
+            input_key=env["SUPERSVG_JOB_INPUT_KEY"],
+            output_prefix=prefix if prefix.endswith("/") else prefix + "/",
+            config=config,
+            attempt=attempt,
+            scheduler_addr=env.get("SUPERSVG_SCHEDULER_ADDR", ""),
+            worker_token=env.get("SUPERSVG_WORKER_TOKEN", ""),
+            device=env.get("SUPERSVG_DEVICE", "auto") or "auto",
+            traceparent=env.get("TRACEPARENT", ""),
+        )
+
+
+class Reporter:
+    """Sends ReportProgress calls (when a scheduler address is set) and remembers a cancel."""
+
+    def __init__(self, job: WorkerEnv) -> None:
+        self.job = job
+        self.cancelled = threading.Event()
+        self._last_sent = 0.0
+        self._last_stage = ""
+        self._stub: Any = None
+        self._metadata: list[tuple[str, str]] = []
+        if job.scheduler_addr:
+            import grpc
+
+            from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
+
+            self._channel = grpc.insecure_channel(job.scheduler_addr)
+            self._stub = pb_grpc.SchedulerServiceStub(self._channel)
+
+    def _send(self, timeout: float = 10.0, **fields: Any) -> None:
+        if self._stub is None:
+            return
+        import grpc
+
+        from supersvg.api.v1 import scheduler_pb2 as pb
+        from supersvg.common.tracing import inject_context
+
+        req = pb.ReportProgressRequest(
+            job_id=self.job.job_id,
+            attempt=self.job.attempt,
+            worker_token=self.job.worker_token,
+            **fields,
+        )
+        try:
+            resp = self._stub.ReportProgress(
+                req, timeout=timeout, metadata=list(inject_context().items())
+            )
+        except grpc.RpcError as exc:
+            code = exc.code()  # type: ignore[attr-defined]
+            if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND):
+                # Our attempt was superseded or the job is gone: stop working on it.
+                log.warning("scheduler rejected this attempt; stopping", extra={"code": str(code)})
+                self.cancelled.set()
+            else:
+                log.warning("progress report failed", extra={"code": str(code)})
+            return
+        if resp.cancel_requested:
+            self.cancelled.set()
+
+    def progress(self, stage: str, percent: float) -> None:
+        now = time.monotonic()
+        if stage == self._last_stage and now - self._last_sent < REPORT_INTERVAL_S:
+            return
+        self._last_stage, self._last_sent = stage, now
+        self._send(timeout=5.0, progress=int(min(max(percent, 0), 99)), stage=stage)
+
+    def final_result(self, result: dict[str, Any]) -> bool:
+        """Send the result; True when the scheduler acknowledged it (or there is none)."""
+        if self._stub is None:
+            return True
+        from supersvg.api.v1 import scheduler_pb2 as pb
+
+        m = result["metrics"]
+        msg = pb.JobResult(
+            svg_key=result["svg_key"],
+            preview_png_key=result["preview_png_key"],
+            result_json_key=result["result_json_key"],
+            metrics=pb.JobMetrics(
+                num_paths=int(m.get("num_paths", 0)),
+                duration_sec=float(m.get("duration_sec", 0.0)),
+                psnr=float(m.get("psnr", 0.0)),
+                ssim=float(m.get("ssim", 0.0)),
+                svg_bytes=int(m.get("svg_bytes", 0)),
+            ),
+        )
+        return self._send_final(result=msg, progress=100, stage="completed")
+
+    def final_error(self, code: str, message: str) -> bool:
+        if self._stub is None:
+            return True
+        from supersvg.api.v1 import scheduler_pb2 as pb
+
+        return self._send_final(error=pb.JobError(code=code, message=message), stage="failed")
+
+    def _send_final(self, **fields: Any) -> bool:
+        import grpc
+
+        from supersvg.api.v1 import scheduler_pb2 as pb
+
+        # Retry a few times: the scheduler may be restarting. If it never answers, the
+        # exit code (and result.json) still tell the executor how the attempt ended.
+        for delay in (0.0, 0.5, 1.0, 2.0, 4.0):
+            time.sleep(delay)
+            try:
+                self._stub.ReportProgress(
+                    pb.ReportProgressRequest(
+                        job_id=self.job.job_id,
+                        attempt=self.job.attempt,
+                        worker_token=self.job.worker_token,
+                        **fields,
+                    ),
+                    timeout=10.0,
+                )
+                return True
+            except grpc.RpcError as exc:
+                if exc.code() in (  # type: ignore[attr-defined]
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    grpc.StatusCode.NOT_FOUND,
+                ):
+                    return False
+        return False
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def run(job: WorkerEnv, reporter: Reporter) -> int:
+    """One attempt; returns the exit code."""
+    from supersvg.common.storage import ArtifactNotFoundError, create_store
+    from supersvg.vectorizer import Cancelled, InvalidImageError, VectorizeConfig, Vectorizer
+
+    store = create_store()
+    cfg = job.config
+    try:
+        vcfg = VectorizeConfig(
+            max_paths=int(cfg.get("max_paths", 256)),
+            iterations=int(cfg.get("num_iterations", 100)),
+            preset=cfg.get("preset", "auto") or "auto",
+            seed=int(cfg.get("seed", 0)),
+            device=_resolve_device(job.device),
+        )
+    except (TypeError, ValueError) as exc:
+        reporter.final_error("INVALID_CONFIG", str(exc))
+        return EXIT_INVALID
+    try:
+        data = store.get(job.input_key)
+    except ArtifactNotFoundError:
+        reporter.final_error("INVALID_IMAGE", f"input {job.input_key} is missing")
+        return EXIT_INVALID
+    reporter.progress("load", 0)
+    started = time.perf_counter()
+    try:
+        res = Vectorizer(vcfg).vectorize(
+            data, progress=reporter.progress, should_cancel=reporter.cancelled.is_set
+        )
+    except InvalidImageError as exc:
+        log.info("invalid input", extra={"code": exc.code})
+        reporter.final_error("INVALID_IMAGE", f"{exc.code}: {exc.message}")
+        return EXIT_INVALID
+    except Cancelled:
+        log.info("cancelled")
+        return EXIT_CANCELLED
+    if reporter.cancelled.is_set():
+        return EXIT_CANCELLED
+    seconds = time.perf_counter() - started
+    prefix = job.output_prefix
+    svg_bytes = res.svg.encode()
+    store.put(prefix + "output.svg", svg_bytes, "image/svg+xml")
+    store.put(prefix + "preview.png", res.preview_png, "image/png")
+    metrics = {
+        "num_paths": int(res.num_paths),
+        "duration_sec": round(float(res.metrics.get("seconds", seconds)), 3),
+        "psnr": float(res.metrics.get("psnr", 0.0)),
+        "ssim": float(res.metrics.get("ssim", 0.0)),
+        "svg_bytes": len(svg_bytes),
+    }
+    result = {
+        "svg_key": prefix + "output.svg",
+        "preview_png_key": prefix + "preview.png",
+        "result_json_key": prefix + "result.json",
+        "metrics": metrics,
+    }
+    document = {
+        "job_id": job.job_id,
+        "attempt": job.attempt,
+        **result,
+        "details": json.loads(res.to_json()),
+    }
+    # result.json goes last: its presence marks a complete result.
+    store.put(prefix + "result.json", json.dumps(document, indent=2).encode(), "application/json")
+    if not reporter.final_result(result) and reporter.cancelled.is_set():
+        return EXIT_CANCELLED
+    log.info("completed", extra={"num_paths": metrics["num_paths"], "seconds": seconds})
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; takes no arguments (everything comes from the environment)."""
+    del argv
+    from opentelemetry import trace
+
+    from supersvg.common.logging import configure_logging
+    from supersvg.common.tracing import configure_tracing, extract_context
+
+    configure_logging(
+        "worker",
+        os.environ.get("SUPERSVG_LOG_LEVEL", "INFO"),
+        os.environ.get("SUPERSVG_LOG_FORMAT", "json"),
+    )
+    configure_tracing("supersvg-worker", os.environ.get("SUPERSVG_OTLP_ENDPOINT") or None)
+    try:
+        job = WorkerEnv.from_env()
+    except WorkerConfigError as exc:
+        log.error("bad worker environment", extra={"reason": str(exc)})
+        return EXIT_INVALID
+    reporter = Reporter(job)
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        # Cooperative first: the vectorizer polls should_cancel; the executor kills later.
+        reporter.cancelled.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    ctx = extract_context({"traceparent": job.traceparent} if job.traceparent else {})
+    tracer = trace.get_tracer("supersvg.vectorizer.worker")
+    with tracer.start_as_current_span(
+        "worker.run", context=ctx, attributes={"job.id": job.job_id, "job.attempt": job.attempt}
+    ):
+        log.info("worker starting", extra={"job_id": job.job_id, "attempt": job.attempt})
+        try:
+            code = run(job, reporter)
+        except Exception:
+            log.exception("worker failed", extra={"job_id": job.job_id})
+            code = EXIT_FAILED
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "shutdown"):
+        provider.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
