@@ -1,0 +1,39 @@
+"""Pure-PyTorch differentiable vector graphics renderer with DiffVG's Python API."""
+
+from pydiffvg.device import get_device, get_use_gpu, set_device, set_use_gpu
+from pydiffvg.image import imread, imwrite
+from pydiffvg.render import PixelFilter, RenderFunction, render
+from pydiffvg.shape import (
+    Circle,
+    Ellipse,
+    LinearGradient,
+    Path,
+    Polygon,
+    RadialGradient,
+    Rect,
+    ShapeGroup,
+)
+from pydiffvg.svg import save_svg, scene_to_svg, svg_to_scene
+
+__all__ = [
+    "Circle",
+    "Ellipse",
+    "LinearGradient",
+    "Path",
+    "PixelFilter",
+    "Polygon",
+    "RadialGradient",
+    "Rect",
+    "RenderFunction",
+    "ShapeGroup",
+    "get_device",
+    "get_use_gpu",
+    "imread",
+    "imwrite",
+    "render",
+    "save_svg",
+    "scene_to_svg",
+    "set_device",
+    "set_use_gpu",
+    "svg_to_scene",
+]

@@ -1,0 +1,485 @@
+"""Rendering entry points: :func:`render` and DiffVG's ``RenderFunction``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from pydiffvg.device import get_device
+from pydiffvg.geometry import Pieces, flatten_scene
+from pydiffvg.raster import Entries, composite, fill_entries, group_boxes, stroke_entries
+from pydiffvg.shape import (
+    Circle,
+    Color,
+    Ellipse,
+    LinearGradient,
+    Path,
+    Polygon,
+    RadialGradient,
+    Rect,
+    Shape,
+    ShapeGroup,
+)
+
+__all__ = ["PixelFilter", "RenderFunction", "render"]
+
+# Sparse entries handled at once; larger scenes are split into painter-ordered chunks of
+# groups whose intermediates are recomputed in the backward pass.
+DEFAULT_CHUNK_ENTRIES = 1 << 22
+
+
+def render(
+    shapes: Sequence[Shape],
+    shape_groups: Sequence[ShapeGroup],
+    *,
+    width: int,
+    height: int,
+    samples: int = 2,
+    background: torch.Tensor | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    tolerance: float = 0.02,
+    chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
+    scale: float = 1.0,
+) -> torch.Tensor:
+    """Render a scene to a straight-alpha RGBA image ``[height, width, 4]``.
+
+    Coverage is the exact box-filtered area of each pixel, so ``samples`` (kept for
+    DiffVG parity, must be >= 1) does not change the image. ``background`` is an
+    ``[H, W, 3]`` (opaque) or ``[H, W, 4]`` (straight alpha) image composited under the
+    scene. ``device`` defaults to the device of the scene's tensors; ``dtype`` to theirs
+    (float32 or float64). ``scale`` multiplies canvas coordinates (used when the output
+    size differs from the canvas size).
+    """
+    if not (isinstance(width, int) and isinstance(height, int)) or width <= 0 or height <= 0:
+        raise ValueError(f"width and height must be positive integers, got {width}x{height}")
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if tolerance <= 0:
+        raise ValueError("tolerance must be positive")
+    dev, dt = _scene_device_dtype(shapes, shape_groups, device, dtype)
+    num_groups = len(shape_groups)
+    pieces = flatten_scene(shapes, shape_groups, device=dev, dtype=dt, tolerance=tolerance / scale)
+    if scale != 1.0:
+        pieces.a = pieces.a * scale
+        pieces.b = pieces.b * scale
+        pieces.ha = pieces.ha * scale
+        pieces.hb = pieces.hb * scale
+
+    has_fill = [g.fill_color is not None for g in shape_groups]
+    has_stroke = [g.stroke_color is not None for g in shape_groups]
+    even_odd = torch.tensor(
+        [g.use_even_odd_rule for g in shape_groups], dtype=torch.bool, device=dev
+    )
+    paints: list[Color | None] = []
+    for g in shape_groups:
+        paints.extend([g.fill_color, g.stroke_color])
+    solid = _solid_table(paints, dev, dt)
+    gradients = [
+        (i, p) for i, p in enumerate(paints) if isinstance(p, LinearGradient | RadialGradient)
+    ]
+
+    npix = width * height
+    color = torch.zeros((npix, 3), dtype=dt, device=dev)
+    cover = torch.zeros(npix, dtype=dt, device=dev)
+    logt = torch.zeros(npix, dtype=dt, device=dev)
+    if num_groups and pieces.a.shape[0]:
+        chunks = _plan_chunks(
+            pieces,
+            num_groups,
+            has_fill=has_fill,
+            has_stroke=has_stroke,
+            width=width,
+            height=height,
+            budget=chunk_entries,
+        )
+        grad_on = torch.is_grad_enabled()
+        for g0, g1, p0, p1 in chunks:
+            args = (pieces.a[p0:p1], pieces.b[p0:p1], pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
+
+            def run(  # noqa: PLR0917
+                a: torch.Tensor,
+                b: torch.Tensor,
+                ha: torch.Tensor,
+                hb: torch.Tensor,
+                solid_t: torch.Tensor,
+                g0: int = g0,
+                g1: int = g1,
+                p0: int = p0,
+                p1: int = p1,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                return _render_chunk(
+                    a,
+                    b,
+                    ha,
+                    hb,
+                    group=pieces.group[p0:p1] - g0,
+                    stroke=pieces.stroke[p0:p1],
+                    even_odd=even_odd[g0:g1],
+                    has_fill=has_fill[g0:g1],
+                    has_stroke=has_stroke[g0:g1],
+                    g0=g0,
+                    solid=solid_t,
+                    gradients=gradients,
+                    width=width,
+                    height=height,
+                )
+
+            if len(chunks) > 1 and grad_on:
+                c_col, c_cov, c_logt = checkpoint(run, *args, use_reentrant=False)
+            else:
+                c_col, c_cov, c_logt = run(*args)
+            through = torch.exp(c_logt)
+            color = c_col + through[:, None] * color
+            cover = c_cov + through * cover
+            logt = logt + c_logt
+
+    if background is not None:
+        bg = _background(background, width, height, dev, dt)
+        through = torch.exp(logt)
+        color = color + through[:, None] * bg[:, :3] * bg[:, 3:4]
+        cover = cover + through * bg[:, 3]
+    visible = cover > 1e-8
+    safe = torch.where(visible, cover, torch.ones_like(cover))
+    straight = torch.where(visible[:, None], color / safe[:, None], torch.zeros_like(color))
+    out = torch.cat([straight, cover[:, None].clamp(0, 1)], dim=1)
+    return out.reshape(height, width, 4)
+
+
+def _scene_device_dtype(
+    shapes: Sequence[Shape], groups: Sequence[ShapeGroup], device: Any, dtype: Any
+) -> tuple[torch.device, torch.dtype]:
+    first: torch.Tensor | None = None
+    for s in shapes:
+        t = (
+            s.points
+            if isinstance(s, Path | Polygon)
+            else (s.p_min if isinstance(s, Rect) else s.center)
+        )
+        first = t
+        break
+    dev = (
+        torch.device(device)
+        if device is not None
+        else (first.device if first is not None else torch.device("cpu"))
+    )
+    if dtype is None:
+        dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dev, dtype
+
+
+def _solid_table(paints: list[Color | None], dev: torch.device, dt: torch.dtype) -> torch.Tensor:
+    zero = torch.zeros(4, dtype=dt, device=dev)
+    rows = [p.to(device=dev, dtype=dt) if isinstance(p, torch.Tensor) else zero for p in paints]
+    if not rows:
+        return torch.zeros((0, 4), dtype=dt, device=dev)
+    return torch.stack(rows)
+
+
+def _background(
+    bg: torch.Tensor, width: int, height: int, dev: torch.device, dt: torch.dtype
+) -> torch.Tensor:
+    if bg.dim() != 3 or bg.shape[0] != height or bg.shape[1] != width or bg.shape[2] not in (3, 4):
+        raise ValueError(
+            f"background must have shape [{height}, {width}, 3|4], got {tuple(bg.shape)}"
+        )
+    bg = bg.to(device=dev, dtype=dt).reshape(height * width, -1)
+    if bg.shape[1] == 3:
+        bg = torch.cat([bg, torch.ones_like(bg[:, :1])], dim=1)
+    return bg
+
+
+def _plan_chunks(
+    pieces: Pieces,
+    num_groups: int,
+    *,
+    has_fill: list[bool],
+    has_stroke: list[bool],
+    width: int,
+    height: int,
+    budget: int,
+) -> list[tuple[int, int, int, int]]:
+    """Split groups (in painter's order) into chunks of bounded estimated entry count."""
+    with torch.no_grad():
+        pad = torch.maximum(pieces.ha, pieces.hb).detach().clamp(min=0) + 1.0
+        box = group_boxes(pieces.a.detach(), pieces.b.detach(), pieces.group, num_groups, pad)
+        box = box.cpu().numpy()
+        counts = torch.bincount(pieces.group, minlength=num_groups).cpu().numpy()
+    finite = np.isfinite(box).all(axis=1)
+    w = np.clip(
+        np.where(finite, np.minimum(box[:, 2], width) - np.maximum(box[:, 0], 0), 0), 0, None
+    )
+    h = np.clip(
+        np.where(finite, np.minimum(box[:, 3], height) - np.maximum(box[:, 1], 0), 0), 0, None
+    )
+    factor = np.asarray(has_fill, dtype=np.float64) + 4.0 * np.asarray(has_stroke, np.float64)
+    est = (w + 2) * (h + 2) * factor
+    piece_end = np.cumsum(counts)
+    chunks: list[tuple[int, int, int, int]] = []
+    start = 0
+    acc = 0.0
+    for gi in range(num_groups):
+        if gi > start and acc + est[gi] > budget:
+            chunks.append(
+                (start, gi, int(piece_end[start - 1]) if start else 0, int(piece_end[gi - 1]))
+            )
+            start, acc = gi, 0.0
+        acc += est[gi]
+    chunks.append(
+        (start, num_groups, int(piece_end[start - 1]) if start else 0, int(piece_end[-1]))
+    )
+    return chunks
+
+
+def _render_chunk(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    ha: torch.Tensor,
+    hb: torch.Tensor,
+    *,
+    group: torch.Tensor,
+    stroke: torch.Tensor,
+    even_odd: torch.Tensor,
+    has_fill: list[bool],
+    has_stroke: list[bool],
+    g0: int,
+    solid: torch.Tensor,
+    gradients: list[tuple[int, LinearGradient | RadialGradient]],
+    width: int,
+    height: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dev = a.device
+    ng = even_odd.shape[0]
+    layers = torch.arange(ng, device=dev) * 2 + 2 * g0
+    parts: list[Entries] = []
+    fill_groups = torch.tensor(has_fill, dtype=torch.bool, device=dev)
+    if any(has_fill):
+        sel = torch.nonzero(fill_groups[group]).squeeze(1)
+        parts.append(
+            fill_entries(
+                a[sel],
+                b[sel],
+                group[sel],
+                even_odd=even_odd,
+                layer_of_group=layers,
+                width=width,
+                height=height,
+            )
+        )
+    if any(has_stroke):
+        stroke_groups = torch.tensor(has_stroke, dtype=torch.bool, device=dev)
+        sel = torch.nonzero(stroke_groups[group] & stroke).squeeze(1)
+        parts.append(
+            stroke_entries(
+                a[sel],
+                b[sel],
+                ha=ha[sel],
+                hb=hb[sel],
+                group=group[sel],
+                layer_of_group=layers + 1,
+                width=width,
+                height=height,
+            )
+        )
+    pixel = torch.cat([p.pixel for p in parts])
+    layer = torch.cat([p.layer for p in parts])
+    cov = torch.cat([p.cov for p in parts])
+    rgba = solid[layer]
+    for lid, paint in gradients:
+        if not 2 * g0 <= lid < 2 * (g0 + ng):
+            continue
+        idx = torch.nonzero(layer == lid).squeeze(1)
+        if idx.numel():
+            rgba = rgba.index_put((idx,), _eval_gradient(paint, pixel[idx], width, a.dtype, dev))
+    return composite(pixel, layer, cov * rgba[:, 3], rgba[:, :3], width * height)
+
+
+def _eval_gradient(
+    paint: LinearGradient | RadialGradient,
+    pixel: torch.Tensor,
+    width: int,
+    dt: torch.dtype,
+    dev: torch.device,
+) -> torch.Tensor:
+    """Gradient colour at pixel centres (stops clamp at both ends, like SVG ``pad``)."""
+    p = torch.stack([pixel % width, pixel // width], dim=1).to(dt) + 0.5
+    offsets = paint.offsets.to(device=dev, dtype=dt)
+    stops = paint.stop_colors.to(device=dev, dtype=dt)
+    if isinstance(paint, LinearGradient):
+        beg = paint.begin.to(device=dev, dtype=dt)
+        d = paint.end.to(device=dev, dtype=dt) - beg
+        t = ((p - beg) * d).sum(1) / (d * d).sum().clamp(min=1e-3)
+    else:
+        c = paint.center.to(device=dev, dtype=dt)
+        r = paint.radius.to(device=dev, dtype=dt)
+        t = ((p - c) / r).norm(dim=1)
+    out = stops[0].expand(t.shape[0], 4)
+    for k in range(offsets.shape[0] - 1):
+        span = offsets[k + 1] - offsets[k]
+        safe = torch.where(span > 0, span, torch.ones_like(span))
+        frac = torch.where(
+            span > 0, ((t - offsets[k]) / safe).clamp(0, 1), (t >= offsets[k]).to(dt)
+        )
+        out = out + frac[:, None] * (stops[k + 1] - stops[k])
+    return out
+
+
+class PixelFilter:
+    """DiffVG's pixel filter descriptor (only the box filter of radius 0.5 is rendered)."""
+
+    def __init__(self, type: Any = "box", radius: Any = 0.5) -> None:
+        self.type = type
+        self.radius = radius
+
+
+class RenderFunction:
+    """DiffVG-compatible entry point: ``serialize_scene`` then ``apply``.
+
+    ``apply`` is differentiable through ordinary autograd: the serialized argument list
+    holds the scene's own tensors, so gradients reach them.
+    """
+
+    @staticmethod
+    def serialize_scene(  # noqa: PLR0917 - DiffVG's signature
+        canvas_width: int,
+        canvas_height: int,
+        shapes: Sequence[Shape],
+        shape_groups: Sequence[ShapeGroup],
+        filter: Any = None,
+        output_type: Any = None,
+        use_prefiltering: bool = False,
+        eval_positions: Any = None,
+    ) -> list[Any]:
+        """Flatten a scene into a list of plain values and tensors."""
+        args: list[Any] = [int(canvas_width), int(canvas_height), len(shapes), len(shape_groups)]
+        for shape in shapes:
+            if isinstance(shape, Path):
+                args += [
+                    "path",
+                    shape.num_control_points,
+                    shape.points,
+                    shape.is_closed,
+                    shape.stroke_width,
+                ]
+            elif isinstance(shape, Polygon):
+                args += ["polygon", shape.points, shape.is_closed, shape.stroke_width]
+            elif isinstance(shape, Rect):
+                args += ["rect", shape.p_min, shape.p_max, shape.stroke_width]
+            elif isinstance(shape, Circle):
+                args += ["circle", shape.radius, shape.center, shape.stroke_width]
+            elif isinstance(shape, Ellipse):
+                args += ["ellipse", shape.radius, shape.center, shape.stroke_width]
+            else:
+                raise TypeError(f"unsupported shape type {type(shape).__name__}")
+        for group in shape_groups:
+            args.append(group.shape_ids)
+            _serialize_color(args, group.fill_color)
+            _serialize_color(args, group.stroke_color)
+            args += [group.use_even_odd_rule, group.shape_to_canvas]
+        return args
+
+    @staticmethod
+    def apply(  # noqa: PLR0917 - DiffVG's signature
+        width: int,
+        height: int,
+        num_samples_x: int,
+        num_samples_y: int,
+        seed: int,
+        background_image: torch.Tensor | None,
+        *args: Any,
+    ) -> torch.Tensor:
+        """Render serialized scene ``args`` to ``[height, width, 4]`` on ``get_device()``."""
+        del seed  # coverage is analytic: there is no sampling noise to seed
+        if num_samples_x < 1 or num_samples_y < 1:
+            raise ValueError("num_samples_x and num_samples_y must be >= 1")
+        canvas_width, canvas_height, shapes, groups = _deserialize(list(args))
+        scale = width / canvas_width
+        if abs(height / canvas_height - scale) > 1e-9:
+            raise ValueError("output size must keep the canvas aspect ratio")
+        return render(
+            shapes,
+            groups,
+            width=int(width),
+            height=int(height),
+            samples=max(num_samples_x, num_samples_y),
+            background=background_image,
+            device=get_device(),
+            scale=scale,
+        )
+
+
+def _serialize_color(args: list[Any], color: Color | None) -> None:
+    if color is None:
+        args.append("none")
+    elif isinstance(color, LinearGradient):
+        args += ["linear", color.begin, color.end, color.offsets, color.stop_colors]
+    elif isinstance(color, RadialGradient):
+        args += ["radial", color.center, color.radius, color.offsets, color.stop_colors]
+    else:
+        args += ["constant", color]
+
+
+def _deserialize(args: list[Any]) -> tuple[int, int, list[Shape], list[ShapeGroup]]:
+    try:
+        canvas_width, canvas_height, num_shapes, num_groups = args[:4]
+        pos = 4
+
+        def take(n: int) -> list[Any]:
+            nonlocal pos
+            out = args[pos : pos + n]
+            if len(out) != n:
+                raise IndexError("truncated scene arguments")
+            pos += n
+            return out
+
+        shapes: list[Shape] = []
+        for _ in range(num_shapes):
+            (kind,) = take(1)
+            if kind == "path":
+                ncp, pts, closed, sw = take(4)
+                shapes.append(Path(ncp, pts, closed, sw))
+            elif kind == "polygon":
+                pts, closed, sw = take(3)
+                shapes.append(Polygon(pts, closed, sw))
+            elif kind == "rect":
+                lo, hi, sw = take(3)
+                shapes.append(Rect(lo, hi, sw))
+            elif kind == "circle":
+                r, c, sw = take(3)
+                shapes.append(Circle(r, c, sw))
+            elif kind == "ellipse":
+                r, c, sw = take(3)
+                shapes.append(Ellipse(r, c, sw))
+            else:
+                raise ValueError(f"unknown shape tag {kind!r}")
+
+        def color() -> Color | None:
+            (kind,) = take(1)
+            if kind == "none":
+                return None
+            if kind == "constant":
+                return take(1)[0]
+            if kind == "linear":
+                return LinearGradient(*take(4))
+            if kind == "radial":
+                return RadialGradient(*take(4))
+            raise ValueError(f"unknown colour tag {kind!r}")
+
+        groups: list[ShapeGroup] = []
+        for _ in range(num_groups):
+            (ids,) = take(1)
+            fill = color()
+            stroke = color()
+            even_odd, mat = take(2)
+            groups.append(ShapeGroup(ids, fill, even_odd, stroke, mat))
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ValueError(
+            f"malformed scene arguments (use RenderFunction.serialize_scene): {exc}"
+        ) from exc
+    return int(canvas_width), int(canvas_height), shapes, groups
