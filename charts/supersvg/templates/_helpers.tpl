@@ -1,0 +1,249 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "supersvg.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix of every resource. The release name is used alone when it already contains
+the chart name, so `helm install supersvg` gives supersvg-gateway, not supersvg-supersvg-gateway.
+*/}}
+{{- define "supersvg.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one component's resources: <fullname>-<component>, at most 63 characters. */}}
+{{- define "supersvg.componentName" -}}
+{{- printf "%s-%s" (include "supersvg.fullname" .root | trunc 50 | trimSuffix "-") .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "supersvg.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that select one component's pods; they never change between upgrades. */}}
+{{- define "supersvg.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "supersvg.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Standard labels of every resource of a component. */}}
+{{- define "supersvg.labels" -}}
+helm.sh/chart: {{ include "supersvg.chart" .root }}
+{{ include "supersvg.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: supersvg
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference of a component: registry/repository:tag (tag defaults to appVersion). */}}
+{{- define "supersvg.image" -}}
+{{- $registry := .root.Values.image.registry | trimSuffix "/" }}
+{{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion }}
+{{- $repo := .repository | default .image.repository }}
+{{- if $registry }}
+{{- printf "%s/%s:%s" $registry $repo $tag }}
+{{- else }}
+{{- printf "%s:%s" $repo $tag }}
+{{- end }}
+{{- end }}
+
+{{/* Image of the vectorizer: the CUDA build with GPUs, the CPU build without. */}}
+{{- define "supersvg.vectorizerImage" -}}
+{{- $v := .Values.vectorizer }}
+{{- $repo := ternary $v.image.repository $v.image.cpuRepository $v.gpu.enabled }}
+{{- include "supersvg.image" (dict "root" . "image" $v.image "repository" $repo) }}
+{{- end }}
+
+{{/* Name of a component's ServiceAccount. */}}
+{{- define "supersvg.serviceAccountName" -}}
+{{- include "supersvg.componentName" . }}
+{{- end }}
+
+{{- define "supersvg.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level security context shared by every pod of the chart. */}}
+{{- define "supersvg.podSecurityContext" -}}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end }}
+
+{{/* Container-level security context shared by every container of the chart. */}}
+{{- define "supersvg.containerSecurityContext" -}}
+securityContext:
+  {{- toYaml .Values.securityContext | nindent 2 }}
+{{- end }}
+
+{{/* Names of the chart's Secrets and the keys inside them. */}}
+{{- define "supersvg.secretName" -}}
+{{- include "supersvg.fullname" . }}
+{{- end }}
+
+{{- define "supersvg.databaseSecretName" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.existingSecret }}
+{{- .Values.externalDatabase.existingSecret }}
+{{- else }}
+{{- include "supersvg.secretName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "supersvg.databaseSecretKey" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.existingSecret }}
+{{- .Values.externalDatabase.existingSecretKey }}
+{{- else }}
+{{- print "database-url" }}
+{{- end }}
+{{- end }}
+
+{{- define "supersvg.storageSecretName" -}}
+{{- if and (not .Values.minio.enabled) .Values.objectStorage.existingSecret }}
+{{- .Values.objectStorage.existingSecret }}
+{{- else }}
+{{- include "supersvg.secretName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "supersvg.storageAccessKeyKey" -}}
+{{- if and (not .Values.minio.enabled) .Values.objectStorage.existingSecret }}
+{{- .Values.objectStorage.accessKeyKey }}
+{{- else }}
+{{- print "s3-access-key" }}
+{{- end }}
+{{- end }}
+
+{{- define "supersvg.storageSecretKeyKey" -}}
+{{- if and (not .Values.minio.enabled) .Values.objectStorage.existingSecret }}
+{{- .Values.objectStorage.secretKeyKey }}
+{{- else }}
+{{- print "s3-secret-key" }}
+{{- end }}
+{{- end }}
+
+{{- define "supersvg.authSecretName" -}}
+{{- default (include "supersvg.secretName" .) .Values.auth.existingSecret }}
+{{- end }}
+
+{{- define "supersvg.authSecretKey" -}}
+{{- ternary .Values.auth.existingSecretKey "bootstrap-token" (ne .Values.auth.existingSecret "") }}
+{{- end }}
+
+{{- define "supersvg.webhookSecretName" -}}
+{{- default (include "supersvg.secretName" .) .Values.webhooks.existingSecret }}
+{{- end }}
+
+{{- define "supersvg.webhookSecretKey" -}}
+{{- ternary .Values.webhooks.existingSecretKey "webhook-secret" (ne .Values.webhooks.existingSecret "") }}
+{{- end }}
+
+{{/* In-cluster addresses of the bundled stores and the scheduler. */}}
+{{- define "supersvg.postgresqlHost" -}}
+{{- include "supersvg.componentName" (dict "root" . "component" "postgresql") }}
+{{- end }}
+
+{{- define "supersvg.minioHost" -}}
+{{- include "supersvg.componentName" (dict "root" . "component" "minio") }}
+{{- end }}
+
+{{- define "supersvg.schedulerAddress" -}}
+{{- printf "%s:%d" (include "supersvg.componentName" (dict "root" . "component" "scheduler")) (int .Values.scheduler.service.port) }}
+{{- end }}
+
+{{/*
+Look up a value in the chart's existing Secret so that generated credentials survive upgrades;
+fall back to the given value, or to a new random one.
+*/}}
+{{- define "supersvg.secretValue" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "supersvg.secretName" .root) }}
+{{- if .value }}
+{{- .value }}
+{{- else if and $existing $existing.data (hasKey $existing.data .key) }}
+{{- index $existing.data .key | b64dec }}
+{{- else }}
+{{- randAlphaNum (int (default 32 .length)) }}
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by every component: logging, tracing. */}}
+{{- define "supersvg.commonEnv" -}}
+- name: SUPERSVG_LOG_LEVEL
+  value: {{ .Values.logging.level | quote }}
+- name: SUPERSVG_LOG_FORMAT
+  value: {{ .Values.logging.format | quote }}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: SUPERSVG_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Environment of every process that reads or writes artifacts (contracts.md). */}}
+{{- define "supersvg.storageEnv" -}}
+- name: SUPERSVG_STORAGE_BACKEND
+  value: s3
+{{- if .Values.minio.enabled }}
+- name: SUPERSVG_S3_ENDPOINT
+  value: {{ printf "%s:9000" (include "supersvg.minioHost" .) | quote }}
+- name: SUPERSVG_S3_BUCKET
+  value: {{ .Values.minio.bucket | quote }}
+- name: SUPERSVG_S3_SECURE
+  value: "false"
+- name: SUPERSVG_S3_REGION
+  value: us-east-1
+{{- else }}
+- name: SUPERSVG_S3_ENDPOINT
+  value: {{ .Values.objectStorage.endpoint | quote }}
+- name: SUPERSVG_S3_BUCKET
+  value: {{ .Values.objectStorage.bucket | quote }}
+- name: SUPERSVG_S3_SECURE
+  value: {{ .Values.objectStorage.secure | quote }}
+- name: SUPERSVG_S3_REGION
+  value: {{ .Values.objectStorage.region | quote }}
+{{- end }}
+- name: SUPERSVG_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "supersvg.storageSecretName" . }}
+      key: {{ include "supersvg.storageAccessKeyKey" . }}
+- name: SUPERSVG_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "supersvg.storageSecretName" . }}
+      key: {{ include "supersvg.storageSecretKeyKey" . }}
+{{- end }}
+
+{{/* Environment of the scheduler and of its migration Job: the database URL. */}}
+{{- define "supersvg.databaseEnv" -}}
+- name: SUPERSVG_SCHEDULER_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "supersvg.databaseSecretName" . }}
+      key: {{ include "supersvg.databaseSecretKey" . }}
+{{- end }}
+
+{{/* Volume for /tmp: the root filesystem is read-only. */}}
+{{- define "supersvg.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 256Mi
+{{- end }}
+
+{{- define "supersvg.tmpVolumeMount" -}}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
