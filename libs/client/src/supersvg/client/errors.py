@@ -98,7 +98,7 @@ class Conflict(SuperSVGError):
     """409: invalid state transition (cancel a finished job, result of an unfinished one...)."""
 
     status = 409
-    default_code = "FAILED_PRECONDITION"
+    default_code = "INVALID_STATE"
 
 
 class PayloadTooLarge(SuperSVGError):
@@ -112,14 +112,14 @@ class Unprocessable(SuperSVGError):
     """422: unsupported media type or configuration values."""
 
     status = 422
-    default_code = "UNPROCESSABLE"
+    default_code = "INVALID_CONFIG"
 
 
 class RateLimited(SuperSVGError):
     """429: rate limit or quota exceeded; ``retry_after`` holds the server's hint in seconds."""
 
     status = 429
-    default_code = "RESOURCE_EXHAUSTED"
+    default_code = "RATE_LIMITED"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
