@@ -1,0 +1,130 @@
+"""ASGI middleware: request ids, the upload size limit while streaming, a span per request,
+and one access log line per request."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from opentelemetry import trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from supersvg.common.tracing import extract_context
+
+__all__ = ["BodyTooLargeError", "RequestContextMiddleware", "RequestIdLogFilter", "request_id_var"]
+
+log = logging.getLogger("supersvg.gateway.access")
+tracer = trace.get_tracer("supersvg.gateway")
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class BodyTooLargeError(Exception):
+    """The request body passed the limit while it was being received."""
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds the current request id to every log record made while serving a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id_var.get()
+        if rid and not hasattr(record, "request_id"):
+            record.request_id = rid
+        return True
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        rid = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        started = time.perf_counter()
+        status_holder = {"status": 500, "started": False}
+        parent = headers.get("traceparent")
+        ctx = extract_context({"traceparent": parent}) if parent else None
+        span_name = f"{scope['method']} {scope['path']}"
+        kind = trace.SpanKind.SERVER
+        with tracer.start_as_current_span(span_name, context=ctx, kind=kind) as span:
+            span_ctx = span.get_span_context()
+            trace_id = f"{span_ctx.trace_id:032x}"
+
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = message["status"]
+                    status_holder["started"] = True
+                    out = list(message.get("headers", []))
+                    out.append((b"x-request-id", rid.encode()))
+                    out.append((b"x-trace-id", trace_id.encode()))
+                    message = {**message, "headers": out}
+                await send(message)
+
+            received = 0
+            declared = headers.get("content-length", "")
+            try:
+                if declared.isdigit() and int(declared) > self.max_body_bytes:
+                    raise BodyTooLargeError
+
+                async def receive_wrapper() -> Message:
+                    nonlocal received
+                    message = await receive()
+                    if message["type"] == "http.request":
+                        received += len(message.get("body", b""))
+                        if received > self.max_body_bytes:
+                            raise BodyTooLargeError
+                    return message
+
+                await self.app(scope, receive_wrapper, send_wrapper)
+            except BodyTooLargeError:
+                if status_holder["started"]:
+                    raise
+                await self._too_large(send_wrapper)
+            finally:
+                span.set_attribute("http.status_code", int(status_holder["status"]))
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status_holder["status"],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+                request_id_var.reset(token)
+
+    async def _too_large(self, send: Any) -> None:
+        import json
+
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "PAYLOAD_TOO_LARGE",
+                    "message": f"the request is larger than {self.max_body_bytes} bytes",
+                    "details": {"limit_bytes": self.max_body_bytes},
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,97 @@
+"""Request and response models of the public API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CancelResponse",
+    "HealthResponse",
+    "JobConfigIn",
+    "JobError",
+    "JobList",
+    "JobMetrics",
+    "JobResult",
+    "JobStatus",
+    "ResultResponse",
+    "SubmitResponse",
+]
+
+Status = Literal["queued", "running", "completed", "failed", "cancelling", "cancelled", "expired"]
+
+
+class JobConfigIn(BaseModel):
+    """The ``config`` form field (a JSON object)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_paths: int = Field(default=256, ge=1, le=4096)
+    num_iterations: int = Field(default=100, ge=0, le=10_000)
+    output_format: Literal["svg"] = "svg"
+    priority: Literal["low", "normal", "high"] = "normal"
+    callback_url: str | None = Field(default=None, max_length=2048)
+    preset: Literal["auto", "photo", "illustration", "icon"] = "auto"
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class HealthResponse(BaseModel):
+    status: str
+    version: str
+
+
+class SubmitResponse(BaseModel):
+    job_id: str
+    status: Status
+    created_at: str
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobStatus(BaseModel):
+    job_id: str
+    status: Status
+    progress: int
+    stage: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    error: JobError | None
+    attempts: int
+    priority: str
+    trace_id: str
+
+
+class JobList(BaseModel):
+    jobs: list[JobStatus]
+    next_page_token: str | None
+
+
+class JobMetrics(BaseModel):
+    num_paths: int
+    duration_sec: float
+    psnr: float
+    ssim: float
+    svg_bytes: int
+
+
+class JobResult(BaseModel):
+    svg_url: str
+    preview_png_url: str
+    metrics: JobMetrics
+    expires_at: str
+
+
+class ResultResponse(BaseModel):
+    job_id: str
+    status: Status
+    result: JobResult
+
+
+class CancelResponse(BaseModel):
+    job_id: str
+    status: Status
