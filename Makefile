@@ -60,7 +60,7 @@ test-unit: setup ## Unit tests only
 
 .PHONY: run
 run: setup ## Start gateway + scheduler + local workers on 127.0.0.1 (embedded mode)
-	$(PY) -m supersvg.scheduler.embedded
+	$(PY) tools/run_embedded.py
 
 .PHONY: bench
 bench: bench-diffvg bench-vectorize ## All benchmarks; results go to benchmarks/results/
