@@ -42,8 +42,36 @@ lint: setup ## ruff, mypy, import-linter contracts, hadolint
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy libs/common/src diffvg/src services/*/src operator/src
 	$(BIN)/lint-imports
-	@if ls */Dockerfile* services/*/Dockerfile* >/dev/null 2>&1 && test -x $(BIN)/hadolint; then \
-		$(BIN)/hadolint $$(ls */Dockerfile* services/*/Dockerfile* 2>/dev/null); fi
+	$(BIN)/hadolint $(DOCKERFILES)
+
+# Container images: name, Dockerfile (built from the repository root as the context).
+DOCKERFILES := services/gateway/Dockerfile services/scheduler/Dockerfile operator/Dockerfile \
+	services/vectorizer/Dockerfile services/vectorizer/Dockerfile.cpu
+IMAGES := supersvg-gateway=services/gateway/Dockerfile \
+	supersvg-scheduler=services/scheduler/Dockerfile \
+	supersvg-operator=operator/Dockerfile \
+	supersvg-vectorizer=services/vectorizer/Dockerfile \
+	supersvg-vectorizer-cpu=services/vectorizer/Dockerfile.cpu
+DOCKER ?= docker
+IMAGE_REGISTRY ?= ghcr.io/supersvg
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: images
+images: ## Build every container image (needs a Docker engine; IMAGE_REGISTRY, IMAGE_TAG)
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make images: '$(DOCKER)' is not installed;" \
+		"building images needs a container engine (Docker, or DOCKER=podman)." >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make images: no container engine answers" \
+		"('$(DOCKER) info' failed); start the engine or build in CI." >&2; exit 1; }
+	@set -e; for pair in $(IMAGES); do \
+		name=$${pair%%=*}; file=$${pair#*=}; \
+		echo "building $(IMAGE_REGISTRY)/$$name:$(IMAGE_TAG) from $$file"; \
+		$(DOCKER) build -f $$file -t $(IMAGE_REGISTRY)/$$name:$(IMAGE_TAG) .; \
+	done
+
+.PHONY: chart-lint
+chart-lint: setup ## Helm lint, render into a mock API, validate manifests and Dockerfiles
+	$(BIN)/hadolint $(DOCKERFILES)
+	$(BIN)/pytest -q tests/unit/chart tests/integration/chart $(PYTEST_ARGS)
 
 .PHONY: fmt
 fmt: setup ## Format and autofix
