@@ -1,0 +1,16 @@
+"""Small test images with a few flat shapes (quick to vectorize)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+
+def shapes_png(path: Path, width: int, height: int) -> Path:
+    img = Image.new("RGB", (width, height), (248, 246, 240))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((width * 0.1, height * 0.1, width * 0.6, height * 0.6), fill=(210, 50, 40))
+    draw.rectangle((width * 0.45, height * 0.4, width * 0.9, height * 0.9), fill=(40, 90, 200))
+    img.save(path)
+    return path
