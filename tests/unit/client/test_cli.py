@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import io
 from pathlib import Path
 
 import pytest
 
-from supersvg.client import cli
+from supersvg.client import Job, cli
 
 
 def test_registers_under_a_parent_cli() -> None:
@@ -81,3 +82,24 @@ def test_missing_image_is_a_clean_error(capsys: pytest.CaptureFixture[str]) -> N
     code = cli.main(["--url", "http://127.0.0.1:9", "submit", "/nonexistent/image.png"])
     assert code == 1
     assert "image not found" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_lines_otherwise() -> None:
+    tty = _Terminal()
+    bar = cli._Progress(tty)
+    for status, pct in (("queued", 0), ("running", 40), ("completed", 100)):
+        bar(Job(job_id="job_1", status=status, progress=pct))
+    bar.close()
+    drawn = tty.getvalue()
+    assert "\r" in drawn and "100%" in drawn and "completed" in drawn  # tqdm redraws in place
+
+    plain = io.StringIO()
+    lines = cli._Progress(plain)
+    lines(Job(job_id="job_1", status="running", progress=40))
+    lines.close()
+    assert plain.getvalue() == "job_1 running 40%\n"
