@@ -36,8 +36,8 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "photo": Preset(
         compactness=8.0,
-        px_per_superpixel=8.0,
-        merge_ratio=0.5,
+        px_per_superpixel=6.0,
+        merge_ratio=1.0,
         smooth_angle=0.0,
         fit_tolerance=0.8,
         dilate=0.5,

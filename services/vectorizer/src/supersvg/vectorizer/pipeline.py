@@ -117,7 +117,13 @@ class Vectorizer:
         budget = cfg.max_paths
         n_super = int(max(4 * budget, n_px / preset.px_per_superpixel))
         n_regions = max(budget, int(n_super * preset.merge_ratio))
-        seg = segment(work, n_regions, preset, oversegment=n_super / n_regions)
+        seg = segment(
+            work,
+            n_regions,
+            preset,
+            oversegment=n_super / n_regions,
+            merge=preset.merge_ratio < 1.0,
+        )
         report("coarse")
         paths: list[VPath]
         if cfg.checkpoint:

@@ -12,6 +12,7 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.cluster.vq import vq
 from skimage.color import rgb2lab
 from skimage.segmentation import slic
 
@@ -72,31 +73,39 @@ def merge_regions(labels: np.ndarray, feats: np.ndarray, target: int) -> np.ndar
     count = int(alive.sum())
     parent = np.arange(k + 1)
     if count > target:
+        # Plain Python floats: the heap loop touches tiny vectors, where numpy is slow.
+        n_l: list[float] = sizes.tolist()
+        s_l: list[list[float]] = sums.tolist()
         neigh: list[set[int]] = [set() for _ in range(k + 1)]
-        for i, j in _adjacency(labels):
-            neigh[i].add(int(j))
-            neigh[j].add(int(i))
-        version = np.zeros(k + 1, dtype=np.int64)
+        pairs = _adjacency(labels)
+        for i, j in pairs.tolist():
+            neigh[i].add(j)
+            neigh[j].add(i)
+        version = [0] * (k + 1)
+        alive_l: list[bool] = alive.tolist()
+        par: list[int] = parent.tolist()
 
         def cost(i: int, j: int) -> float:
-            d = sums[i] / sizes[i] - sums[j] / sizes[j]
-            return float(sizes[i] * sizes[j] / (sizes[i] + sizes[j]) * np.dot(d, d))
+            ni, nj = n_l[i], n_l[j]
+            si, sj = s_l[i], s_l[j]
+            d0 = si[0] / ni - sj[0] / nj
+            d1 = si[1] / ni - sj[1] / nj
+            d2 = si[2] / ni - sj[2] / nj
+            d3 = si[3] / ni - sj[3] / nj
+            return ni * nj / (ni + nj) * (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3)
 
-        heap: list[tuple[float, int, int, int, int]] = []
-        for i in range(1, k + 1):
-            for j in neigh[i]:
-                if i < j:
-                    heap.append((cost(i, j), i, j, 0, 0))
+        heap = [(cost(i, j), i, j, 0, 0) for i, j in pairs.tolist()]
         heapq.heapify(heap)
         while count > target and heap:
             _, i, j, vi, vj = heapq.heappop(heap)
-            if not (alive[i] and alive[j]) or version[i] != vi or version[j] != vj:
+            if not (alive_l[i] and alive_l[j]) or version[i] != vi or version[j] != vj:
                 continue
             # Merge j into i.
-            sizes[i] += sizes[j]
-            sums[i] += sums[j]
-            alive[j] = False
-            parent[j] = i
+            n_l[i] += n_l[j]
+            si, sj = s_l[i], s_l[j]
+            s_l[i] = [si[0] + sj[0], si[1] + sj[1], si[2] + sj[2], si[3] + sj[3]]
+            alive_l[j] = False
+            par[j] = i
             version[i] += 1
             neigh[i] |= neigh[j]
             neigh[i].discard(i)
@@ -107,10 +116,10 @@ def merge_regions(labels: np.ndarray, feats: np.ndarray, target: int) -> np.ndar
                     neigh[n].add(i)
             neigh[j] = set()
             count -= 1
+            vi = version[i]
             for n in neigh[i]:
-                heapq.heappush(heap, (cost(i, n), i, n, int(version[i]), int(version[n])))
-        # Isolated regions (no neighbours left) can still exceed the target: drop the
-        # smallest into void only if we must (rare: disconnected islands in transparency).
+                heapq.heappush(heap, (cost(i, n), i, n, vi, version[n]))
+        parent = np.asarray(par)
     root = parent.copy()
     for _ in range(64):
         nxt = root[root]
@@ -142,11 +151,17 @@ def _drop_excess_islands(labels: np.ndarray, sizes: np.ndarray, target: int) -> 
 
 
 def segment(
-    rgba: np.ndarray, num_regions: int, preset: Preset, *, oversegment: float = 2.0
+    rgba: np.ndarray,
+    num_regions: int,
+    preset: Preset,
+    *,
+    oversegment: float = 2.0,
+    merge: bool = True,
 ) -> Segmentation:
-    """Segment ``rgba`` ((H, W, 4) uint8) into at most ``num_regions`` connected regions.
+    """Segment ``rgba`` ((H, W, 4) uint8) into connected regions.
 
-    SLIC makes about ``num_regions * oversegment`` superpixels first."""
+    SLIC makes about ``num_regions * oversegment`` superpixels; with ``merge`` similar
+    neighbours are then merged until at most ``num_regions`` remain."""
     h, w = rgba.shape[:2]
     feats = rgba.astype(np.float64) / 255.0
     alpha = feats[..., 3]
@@ -180,10 +195,15 @@ def segment(
         if n_opaque == h * w:
             labels = labels - labels.min() + 1
         labels[~opaque] = 0
-    labels = merge_regions(labels, stat, num_regions)
+    if merge:
+        labels = merge_regions(labels, stat, num_regions)
+    else:
+        # Keep every superpixel (SLIC may return a few more than asked); make ids 1..K.
+        uniq, inv = np.unique(labels, return_inverse=True)
+        labels = (inv.reshape(labels.shape) + (0 if uniq[0] == 0 else 1)).astype(np.int32)
     k = int(labels.max())
     sizes, sums = _region_stats(labels, stat, k)
-    if k > num_regions:
+    if merge and k > num_regions:
         labels = _drop_excess_islands(labels, sizes, num_regions)
         k = int(labels.max())
         sizes, sums = _region_stats(labels, stat, k)
@@ -202,23 +222,23 @@ def _weighted_kmeans(
     n = len(x)
     if n <= k:
         return np.arange(n), x.copy()
-    p = w / w.sum()
-    centres = [x[rng.choice(n, p=p)]]
+    # k-means++ seeding; sampling by inverse CDF is much cheaper than rng.choice(p=...).
+    cdf = np.cumsum(w)
+    first = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+    centres = [x[min(first, n - 1)]]
     d2 = ((x - centres[0]) ** 2).sum(1)
     for _ in range(1, k):
-        q = w * d2
-        tot = q.sum()
+        cdf = np.cumsum(w * d2)
+        tot = cdf[-1]
         if tot <= 1e-12:
             break
-        i = int(rng.choice(n, p=q / tot))
+        i = min(int(np.searchsorted(cdf, rng.random() * tot, side="right")), n - 1)
         centres.append(x[i])
-        d2 = np.minimum(d2, ((x - x[i]) ** 2).sum(1))
+        np.minimum(d2, ((x - x[i]) ** 2).sum(1), out=d2)
     c = np.array(centres)
     assign = np.zeros(n, dtype=np.int64)
     for _ in range(iters):
-        # ||x - c||^2 = |x|^2 - 2 x.c + |c|^2; |x|^2 is constant per row.
-        dist = (c**2).sum(1)[None, :] - 2.0 * x @ c.T
-        new = dist.argmin(1)
+        new, _ = vq(x, c, check_finite=False)
         if np.array_equal(new, assign) and _ > 0:
             break
         assign = new

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from .shapes import VPath
 
-__all__ = ["format_color", "path_data", "write_svg"]
+__all__ = ["format_color", "path_data", "straight_segments", "write_svg"]
 
 
 def format_color(rgb: Sequence[float] | np.ndarray) -> str:
@@ -21,6 +22,7 @@ def format_color(rgb: Sequence[float] | np.ndarray) -> str:
     return "#" + h
 
 
+@lru_cache(maxsize=65536)
 def _num(q: int, precision: int) -> str:
     """Fixed-point integer ``q`` (scaled by 10**precision) as the shortest SVG number."""
     if precision == 0:
@@ -61,52 +63,64 @@ class _Emitter:
         return "".join(self.parts)
 
 
-def _is_straight(seg: np.ndarray) -> bool:
-    p0, c1, c2, p1 = seg
+def straight_segments(sub: np.ndarray) -> np.ndarray:
+    """Per segment of a closed cubic subpath: are its controls on the chord (a line)?"""
+    n = len(sub) // 3
+    p0 = sub[0::3][:n]
+    c1 = sub[1::3][:n]
+    c2 = sub[2::3][:n]
+    p1 = np.concatenate([p0[1:], p0[:1]], axis=0)
     d = p1 - p0
-    tol = 1e-3 + 0.02 * float(np.abs(d).max())
-    return bool(
-        np.abs(c1 - (p0 + d / 3.0)).max() <= tol and np.abs(c2 - (p0 + 2.0 * d / 3.0)).max() <= tol
-    )
+    tol = 1e-3 + 0.02 * np.abs(d).max(axis=1)
+    e1 = np.abs(c1 - (p0 + d / 3.0)).max(axis=1)
+    e2 = np.abs(c2 - (p0 + 2.0 * d / 3.0)).max(axis=1)
+    return np.asarray((e1 <= tol) & (e2 <= tol))
 
 
 def path_data(subpaths: Sequence[np.ndarray], precision: int = 1) -> str:
-    """SVG ``d`` attribute for closed cubic subpaths (see :class:`VPath`)."""
+    """SVG ``d`` attribute for closed cubic subpaths (see :class:`VPath`).
+
+    Coordinates are rounded to ``precision`` decimals first and written as differences of
+    rounded values, so relative commands accumulate no error.
+    """
     scale = 10**precision
     em = _Emitter(precision)
-    cur = np.zeros(2, dtype=np.int64)
+    cx, cy = 0, 0
     for sub in subpaths:
         n = len(sub) // 3
         if n == 0:
             continue
-        q = np.round(np.asarray(sub, dtype=np.float64) * scale).astype(np.int64)
-        start = q[0]
-        em.cmd("m" if em.parts else "M", list(start - cur) if em.parts else list(start))
-        cur = start.copy()
-        pts = np.concatenate([sub, sub[:1]], axis=0)
-        qp = np.concatenate([q, q[:1]], axis=0)
+        arr = np.asarray(sub, dtype=np.float64)
+        straight = straight_segments(arr).tolist()
+        q = np.round(arr * scale).astype(np.int64)
+        q = np.concatenate([q, q[:1]], axis=0).tolist()
+        sx, sy = q[0]
+        if em.parts:
+            em.cmd("m", [sx - cx, sy - cy])
+        else:
+            em.cmd("M", [sx, sy])
+        cx, cy = sx, sy
         for i in range(n):
-            seg = pts[3 * i : 3 * i + 4]
-            qs = qp[3 * i : 3 * i + 4]
-            end = qs[3]
-            last = i == n - 1
-            if _is_straight(seg):
-                if last:
+            ex, ey = q[3 * i + 3]
+            if straight[i]:
+                if i == n - 1:
                     break  # 'z' draws the closing line
-                d = end - cur
-                if d[0] == 0 and d[1] == 0:
+                dx, dy = ex - cx, ey - cy
+                if dx == 0 and dy == 0:
                     continue
-                if d[1] == 0:
-                    em.cmd("h", [int(d[0])])
-                elif d[0] == 0:
-                    em.cmd("v", [int(d[1])])
+                if dy == 0:
+                    em.cmd("h", [dx])
+                elif dx == 0:
+                    em.cmd("v", [dy])
                 else:
-                    em.cmd("l", [int(d[0]), int(d[1])])
+                    em.cmd("l", [dx, dy])
             else:
-                em.cmd("c", [int(v) for v in np.concatenate([qs[1] - cur, qs[2] - cur, end - cur])])
-            cur = end.copy()
+                ax, ay = q[3 * i + 1]
+                bx, by = q[3 * i + 2]
+                em.cmd("c", [ax - cx, ay - cy, bx - cx, by - cy, ex - cx, ey - cy])
+            cx, cy = ex, ey
         em.cmd("z", [])
-        cur = start.copy()
+        cx, cy = sx, sy
     return em.text()
 
 
