@@ -102,11 +102,11 @@ class PostgresDatabase(Database):
 
     async def lock_migrations(self) -> None:
         self._lock_conn = await self.pool.acquire()
-        await self._lock_conn.execute("SELECT pg_advisory_lock(51_051)")
+        await self._lock_conn.execute("SELECT pg_advisory_lock(51051)")
 
     async def unlock_migrations(self) -> None:
         if self._lock_conn is not None:
-            await self._lock_conn.execute("SELECT pg_advisory_unlock(51_051)")
+            await self._lock_conn.execute("SELECT pg_advisory_unlock(51051)")
             await self.pool.release(self._lock_conn)
             self._lock_conn = None
 
