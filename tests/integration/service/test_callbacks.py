@@ -226,9 +226,6 @@ async def test_delivery_gives_up_and_refuses(
         assert cb.state == "failed" and cb.attempts == 3 and "500" in cb.last_error
         # A callback whose target became private (DNS rebinding) is refused at delivery.
         s.settings = s.settings.model_copy(update={"callback_allow_private": False})
-        rec2, _ = (
-            await s.submit(_req("http://example.invalid/hook"), "", "") if False else (rec, None)
-        )
         await s.store.update_callback(cb.delivery_id, state="pending", next_attempt_at=0.0)
         hits = len(handler.hits)
         await s._deliver_due()
