@@ -30,7 +30,7 @@ FAST = {"max_paths": 16, "num_iterations": 5}
 
 
 def test_health(stack: Any) -> None:
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         health = api.health()
     assert health["status"] == "ok" and health["version"]
 
@@ -38,7 +38,7 @@ def test_health(stack: Any) -> None:
 def test_submit_wait_with_progress_and_download(stack: Any, tmp_path: Path) -> None:
     image = shapes_png(tmp_path / "shapes.png", 64, 48)
     seen: list[Job] = []
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         job = api.submit(image, **FAST)
         assert job.job_id.startswith("job_") and job.status == "queued"
         assert job.created_at is not None
@@ -68,7 +68,7 @@ def test_submit_wait_with_progress_and_download(stack: Any, tmp_path: Path) -> N
 
 def test_cancel_a_job(stack: Any, tmp_path: Path) -> None:
     image = shapes_png(tmp_path / "big.png", 160, 160)
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         # Many iterations keep the job busy long enough to cancel it while queued or running.
         job = api.submit(image, max_paths=64, num_iterations=5000)
         cancelling = api.cancel(job.job_id)
@@ -83,7 +83,7 @@ def test_cancel_a_job(stack: Any, tmp_path: Path) -> None:
 
 def test_list_iterates_over_pages(stack: Any, tmp_path: Path) -> None:
     image = shapes_png(tmp_path / "s.png", 32, 32)
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         ids = [api.submit(image, max_paths=4, num_iterations=0).job_id for _ in range(3)]
         first_page, token = api.list_page(page_size=2)
         assert len(first_page) == 2 and token
@@ -106,7 +106,7 @@ def test_async_client_same_flow(stack: Any, tmp_path: Path) -> None:
         async def note(job: Job) -> None:
             updates.append(job.status)
 
-        async with AsyncClient(stack.url, stack.token) as api:
+        async with AsyncClient(stack.base_url, stack.token) as api:
             job = await api.submit(image.read_bytes(), **FAST, filename="a.png")
             final = await api.wait(job.job_id, timeout=240, on_progress=note, poll_interval=0.1)
             path = await api.download_svg(job.job_id, tmp_path / "a.svg")
@@ -120,16 +120,16 @@ def test_async_client_same_flow(stack: Any, tmp_path: Path) -> None:
 
 
 def test_typed_errors_from_the_real_service(stack: Any, tmp_path: Path) -> None:
-    with Client(stack.url, "not-a-token") as api, pytest.raises(Unauthenticated) as info:
+    with Client(stack.base_url, "not-a-token") as api, pytest.raises(Unauthenticated) as info:
         api.get("job_01HZZZZZZZZZZZZZZZZZZZZZZZ")
     assert info.value.status == 401 and info.value.request_id in str(info.value)
-    with Client(stack.url, stack.token) as api, pytest.raises(NotFound) as nf:
+    with Client(stack.base_url, stack.token) as api, pytest.raises(NotFound) as nf:
         api.get("job_01HZZZZZZZZZZZZZZZZZZZZZZZ")
     assert nf.value.code and nf.value.message
 
 
 def _cli(stack: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SUPERSVG_URL": stack.url, "SUPERSVG_TOKEN": stack.token}
+    env = {**os.environ, "SUPERSVG_URL": stack.base_url, "SUPERSVG_TOKEN": stack.token}
     return subprocess.run(
         [sys.executable, "-m", "supersvg.client", *args],
         env=env,
@@ -172,7 +172,7 @@ def test_wait_timeout_carries_last_job(stack: Any, tmp_path: Path) -> None:
     from supersvg.client import WaitTimeout
 
     image = shapes_png(tmp_path / "t.png", 96, 96)
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         job = api.submit(image, max_paths=32, num_iterations=5000)
         start = time.monotonic()
         with pytest.raises(WaitTimeout) as info:

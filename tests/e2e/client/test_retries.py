@@ -28,12 +28,12 @@ QUICK = RetryPolicy(max_retries=5, backoff_base=0.05, backoff_max=0.2)
 
 @pytest.fixture
 def proxy(stack: Any) -> Iterator[FaultProxy]:
-    with fault_proxy(stack.url) as p:
+    with fault_proxy(stack.base_url) as p:
         yield p
 
 
 def _jobs_now(stack: Any) -> set[str]:
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         return {job.job_id for job in api.list(page_size=100)}
 
 
@@ -88,7 +88,7 @@ def test_status_calls_retry_on_connection_errors(
     stack: Any, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     image = shapes_png(tmp_path / "g.png", 32, 32)
-    with Client(stack.url, stack.token) as direct:
+    with Client(stack.base_url, stack.token) as direct:
         job = direct.submit(image, max_paths=4, num_iterations=0)
     proxy.inject(Fault("drop", method="GET"), Fault(503, retry_after="0", method="GET"))
     with Client(proxy.url, stack.token, retry=QUICK) as api:

@@ -60,14 +60,14 @@ def test_real_callback_verifies_and_tampering_is_rejected(
     stack: Any, receiver: Receiver, tmp_path: Path
 ) -> None:
     image = shapes_png(tmp_path / "w.png", 32, 32)
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         job = api.submit(image, max_paths=4, num_iterations=0, callback_url=receiver.url)
         final = api.wait(job.job_id, timeout=240, poll_interval=0.2)
     assert final.status == "completed"
     path, headers, body = receiver.received.get(timeout=60)
     assert path == "/hooks/supersvg"
 
-    event = verify_webhook(body, headers, stack.callback_secret)
+    event = verify_webhook(body, headers, stack.webhook_secret)
     assert event["data"]["job_id"] == job.job_id
     assert event["data"]["status"] == "completed"
     assert event["type"] == "job.completed"
@@ -76,9 +76,9 @@ def test_real_callback_verifies_and_tampering_is_rejected(
     tampered = body.replace(b'"completed"', b'"cancelled"', 1)
     assert tampered != body
     with pytest.raises(WebhookVerificationError):
-        verify_webhook(tampered, headers, stack.callback_secret)
+        verify_webhook(tampered, headers, stack.webhook_secret)
     with pytest.raises(WebhookVerificationError):
-        verify_webhook(body, {**_lower(headers), "webhook-id": "msg_forged"}, stack.callback_secret)
+        verify_webhook(body, {**_lower(headers), "webhook-id": "msg_forged"}, stack.webhook_secret)
     with pytest.raises(WebhookVerificationError):
         verify_webhook(body, headers, "whsec_" + "QUJD" * 8)
 
@@ -87,7 +87,7 @@ def test_real_callback_verifies_and_tampering_is_rejected(
     assert abs(time.time() - sent_at) < 120
     time.sleep(max(0.0, sent_at + 2.2 - time.time()))
     with pytest.raises(WebhookVerificationError, match="away from now"):
-        verify_webhook(body, headers, stack.callback_secret, tolerance=2)
+        verify_webhook(body, headers, stack.webhook_secret, tolerance=2)
 
 
 def _lower(headers: dict[str, str]) -> dict[str, str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.stack import Stack, start_stack
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -60,10 +62,10 @@ def browser(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def stack() -> object:
-    """The embedded stack (gateway + scheduler + local workers) on loopback."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Gateway (serving the page at ``/``) + scheduler + local workers on loopback."""
+    s = start_stack(tmp_path_factory.mktemp("web-stack") / ".data")
     try:
-        from tests.support import stack as support
-    except ImportError:
-        pytest.skip("tests/support/stack.py (the embedded stack launcher) is not available")
-    return support
+        yield s
+    finally:
+        s.stop()

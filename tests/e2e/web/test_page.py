@@ -38,7 +38,7 @@ def test_upload_progress_and_side_by_side_result(browser: Any, stack: Any, tmp_p
     from selenium.webdriver.common.by import By
 
     driver = browser
-    driver.get(f"{stack.url}/?token={stack.token}")
+    driver.get(f"{stack.base_url}/?token={stack.token}")
     # The token came from the query, was remembered, and left the address bar.
     assert driver.find_element(By.ID, "token").get_attribute("value") == stack.token
     assert driver.execute_script("return localStorage.getItem('supersvg.token')") == stack.token
@@ -96,7 +96,7 @@ def test_upload_progress_and_side_by_side_result(browser: Any, stack: Any, tmp_p
     assert box_svg["x"] > box_orig["x"]  # side by side, the vector on the right
     assert "num paths" in driver.find_element(By.ID, "metrics").text
 
-    with Client(stack.url, stack.token) as api:
+    with Client(stack.base_url, stack.token) as api:
         assert api.get(job_id).status == "completed"
 
 
@@ -104,7 +104,7 @@ def test_bad_token_shows_the_error(browser: Any, stack: Any, tmp_path: Path) -> 
     from selenium.webdriver.common.by import By
 
     driver = browser
-    driver.get(f"{stack.url}/?token=not-a-valid-token")
+    driver.get(f"{stack.base_url}/?token=not-a-valid-token")
     driver.find_element(By.ID, "image").send_keys(str(_image(tmp_path / "a.png")))
     driver.find_element(By.ID, "submit").click()
     text = _wait_for(

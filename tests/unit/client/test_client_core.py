@@ -209,7 +209,7 @@ def test_parse_page() -> None:
     assert [j.job_id for j in jobs] == ["a"] and token == "t2"
     assert parse_page({"jobs": [], "next_page_token": None}) == ([], None)
     with pytest.raises(ValueError):
-        parse_page({"something": 1})
+        parse_page({"items": []})
 
 
 def test_transport_failure_is_typed_and_retried_before_giving_up() -> None:
@@ -237,3 +237,16 @@ def test_job_id_is_escaped_and_checked() -> None:
             api._job_path("")
     finally:
         api.close()
+
+
+def test_retryable_answers() -> None:
+    def answer(status: int, code: str | None = None) -> httpx.Response:
+        body = {"error": {"code": code, "message": "m", "details": {}}} if code else None
+        return httpx.Response(status, json=body) if body else httpx.Response(status)
+
+    assert RetryPolicy.retryable_answer(answer(429))
+    assert RetryPolicy.retryable_answer(answer(503, "SCHEDULER_UNAVAILABLE"))
+    assert RetryPolicy.retryable_answer(answer(409, "IDEMPOTENCY_IN_PROGRESS"))
+    assert not RetryPolicy.retryable_answer(answer(409, "INVALID_STATE"))
+    assert not RetryPolicy.retryable_answer(answer(409))
+    assert not RetryPolicy.retryable_answer(answer(500, "INTERNAL"))

@@ -35,6 +35,7 @@ __all__ = [
 
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({429, 503})
+IDEMPOTENCY_IN_PROGRESS = "IDEMPOTENCY_IN_PROGRESS"
 USER_AGENT = "supersvg-client/0.1"
 
 ImageInput = str | os.PathLike[str] | bytes | bytearray | IO[bytes]
@@ -131,6 +132,20 @@ class RetryPolicy:
     def retryable_status(status: int) -> bool:
         return status in RETRY_STATUSES
 
+    @classmethod
+    def retryable_answer(cls, response: httpx.Response) -> bool:
+        """429/503, or a 409 saying the same Idempotency-Key is still being processed (a
+        retry that overtook its own first attempt: waiting then gets the first job)."""
+        if cls.retryable_status(response.status_code):
+            return True
+        if response.status_code != 409:
+            return False
+        try:
+            code = response.json()["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return code == IDEMPOTENCY_IN_PROGRESS
+
     @staticmethod
     def retryable_transport(exc: httpx.TransportError, *, idempotent: bool) -> bool:
         """A failure before sending is always retryable; after sending only if idempotent."""
@@ -208,18 +223,7 @@ def build_config(config: Mapping[str, Any] | None, overrides: Mapping[str, Any])
 
 def parse_page(data: Any) -> tuple[list[Job], str | None]:
     """Jobs and the next-page token from a list answer (``{"jobs": [...], "next_page_token"}``)."""
-    if not isinstance(data, Mapping):
+    if not isinstance(data, Mapping) or not isinstance(data.get("jobs"), list):
         raise ValueError(f"not a job list: {data!r}")
-    items = None
-    for key in ("jobs", "items", "data"):
-        if isinstance(data.get(key), list):
-            items = data[key]
-            break
-    if items is None:
-        raise ValueError(f"not a job list: {data!r}")
-    token = None
-    for key in ("next_page_token", "next_cursor", "next"):
-        if data.get(key):
-            token = str(data[key])
-            break
-    return [Job.from_json(item) for item in items], token
+    token = data.get("next_page_token")
+    return [Job.from_json(item) for item in data["jobs"]], str(token) if token else None

@@ -172,7 +172,7 @@ class Client(_Base):
                 continue
             if response.is_success:
                 return response
-            if self.retry.retryable_status(response.status_code):
+            if self.retry.retryable_answer(response):
                 attempt += 1
                 hint = parse_retry_after(response.headers.get("retry-after"))
                 delay = self.retry.delay(attempt, hint)
@@ -377,7 +377,7 @@ class AsyncClient(_Base):
                 continue
             if response.is_success:
                 return response
-            if self.retry.retryable_status(response.status_code):
+            if self.retry.retryable_answer(response):
                 attempt += 1
                 hint = parse_retry_after(response.headers.get("retry-after"))
                 delay = self.retry.delay(attempt, hint)
