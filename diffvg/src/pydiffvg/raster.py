@@ -217,12 +217,13 @@ def stroke_entries(
     layer_of_group: torch.Tensor,
     width: int,
     height: int,
+    samples: int = 1,
 ) -> Entries:
     """Coverage of round-joined, round-capped strokes of half width ``ha..hb``.
 
-    Per pixel the coverage is the overlap of the pixel's one-pixel box (across the outline
-    direction) with the band ``[-h, h]`` around the nearest piece; the union over pieces is
-    their maximum.
+    Each pixel is split into ``samples x samples`` cells; a cell's coverage is the overlap
+    of its box (across the outline direction) with the band ``[-h, h]`` around the nearest
+    piece (the union over pieces is their maximum), and the pixel averages its cells.
     """
     dev, dt = a.device, a.dtype
     empty = Entries(
@@ -258,11 +259,15 @@ def stroke_entries(
         p_hi = torch.minimum(torch.floor(hi).long(), lim)
         ext = (p_hi - p_lo + 1).clamp(min=0)
         counts = ext[:, 0] * ext[:, 1]
-        pown, plocal = ragged_arange(counts)
+        ns = samples * samples
+        pown, plocal = ragged_arange(counts * ns)
+        sub = plocal % ns
+        plocal = plocal // ns
         wx = ext[pown, 0]
         px = p_lo[pown, 0] + plocal % wx
         py = p_lo[pown, 1] + plocal // wx
-        centre = torch.stack([px, py], dim=1).to(dt) + 0.5
+        offset = (torch.stack([sub % samples, sub // samples], dim=1).to(dt) + 0.5) / samples
+        centre = torch.stack([px, py], dim=1).to(dt) + offset
     pa = sa[pown]
     pd = (sb - sa)[pown]
     rel = centre - pa
@@ -271,11 +276,21 @@ def stroke_entries(
     diff = rel - tt[:, None] * pd
     dist = torch.sqrt((diff * diff).sum(1).clamp(min=1e-12))
     h = sha[pown] + tt * (shb - sha)[pown]
-    cov = (torch.minimum(dist + 0.5, h) - torch.maximum(dist - 0.5, -h)).clamp(0, 1)
+    half_cell = 0.5 / samples
+    cov = (torch.minimum(dist + half_cell, h) - torch.maximum(dist - half_cell, -h)).clamp(
+        0, 2 * half_cell
+    )
     with torch.no_grad():
-        key = sg[pown] * (width * height) + py * width + px
-        uniq, inv = torch.unique(key, return_inverse=True)
+        pix_key = sg[pown] * (width * height) + py * width + px
+        uniq, inv = torch.unique(pix_key * ns + sub, return_inverse=True)
     best = cov.new_zeros(uniq.shape[0]).scatter_reduce(0, inv, cov, "amax", include_self=True)
+    if ns > 1:
+        with torch.no_grad():
+            uniq, inv = torch.unique(uniq // ns, return_inverse=True)
+        best = best.new_zeros(uniq.shape[0]).index_add(0, inv, best) / ns
+    else:
+        uniq = uniq // ns
+    best = best * samples  # per-cell coverage was measured in cell widths of 1/samples
     with torch.no_grad():
         nz = torch.nonzero(best.detach() > 1e-6).squeeze(1)
         ukey = uniq[nz]
@@ -308,7 +323,8 @@ def composite(
         spix = pixel[order]
         _, counts = torch.unique_consecutive(spix, return_counts=True)
         seg_end = torch.repeat_interleave(torch.cumsum(counts, 0) - 1, counts)
-    sa = alpha[order]
+    # Colours outside [0, 1] (e.g. mid-optimisation) must not break log(1 - a).
+    sa = alpha[order].clamp(0.0, 1.0)
     log1m = torch.log1p(-sa * (1 - _OPAQUE_EPS))
     cs = torch.cumsum(log1m.to(torch.float64), 0)
     above = torch.exp(cs[seg_end] - cs).to(dt)  # transmittance of the layers on top

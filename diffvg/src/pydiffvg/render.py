@@ -48,10 +48,10 @@ def render(
 ) -> torch.Tensor:
     """Render a scene to a straight-alpha RGBA image ``[height, width, 4]``.
 
-    Coverage is the exact box-filtered area of each pixel, so ``samples`` (kept for
-    DiffVG parity, must be >= 1) does not change the image. ``background`` is an
-    ``[H, W, 3]`` (opaque) or ``[H, W, 4]`` (straight alpha) image composited under the
-    scene. ``device`` defaults to the device of the scene's tensors; ``dtype`` to theirs
+    Fill coverage is the exact box-filtered area of each pixel; strokes are sampled on a
+    ``samples x samples`` grid of cells per pixel, each integrating its own box.
+    ``background`` is an ``[H, W, 3]`` (opaque) or ``[H, W, 4]`` (straight alpha) image
+    composited under the scene. ``device`` defaults to the device of the scene's tensors; ``dtype`` to theirs
     (float32 or float64). ``scale`` multiplies canvas coordinates (used when the output
     size differs from the canvas size).
     """
@@ -127,6 +127,7 @@ def render(
                     gradients=gradients,
                     width=width,
                     height=height,
+                    samples=samples,
                 )
 
             if len(chunks) > 1 and grad_on:
@@ -253,6 +254,7 @@ def _render_chunk(
     gradients: list[tuple[int, LinearGradient | RadialGradient]],
     width: int,
     height: int,
+    samples: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     dev = a.device
     ng = even_odd.shape[0]
@@ -285,6 +287,7 @@ def _render_chunk(
                 layer_of_group=layers + 1,
                 width=width,
                 height=height,
+                samples=samples,
             )
         )
     pixel = torch.cat([p.pixel for p in parts])

@@ -1,0 +1,256 @@
+"""Forward rendering behaviour of pydiffvg: coverage, fill rules, compositing, API."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import pydiffvg
+from pydiffvg.testing import random_scene
+
+
+def square(
+    x0: float, y0: float, x1: float, y1: float, *, reverse: bool = False
+) -> pydiffvg.Polygon:
+    pts = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    if reverse:
+        pts = pts[::-1]
+    return pydiffvg.Polygon(torch.tensor(pts), True)
+
+
+def solid(*rgba: float) -> torch.Tensor:
+    return torch.tensor(rgba)
+
+
+def test_public_api_is_explicit() -> None:
+    for name in (
+        "Path",
+        "Polygon",
+        "Rect",
+        "Circle",
+        "Ellipse",
+        "ShapeGroup",
+        "LinearGradient",
+        "RadialGradient",
+        "RenderFunction",
+        "save_svg",
+        "svg_to_scene",
+        "imwrite",
+        "render",
+        "set_device",
+        "get_device",
+        "set_use_gpu",
+        "get_use_gpu",
+    ):
+        assert name in pydiffvg.__all__
+        assert hasattr(pydiffvg, name)
+
+
+def test_device_selection_round_trip() -> None:
+    before = pydiffvg.get_device()
+    try:
+        pydiffvg.set_use_gpu(False)
+        assert pydiffvg.get_device() == torch.device("cpu")
+        assert pydiffvg.get_use_gpu() is False
+        pydiffvg.set_device("cpu")
+        assert pydiffvg.get_device().type == "cpu"
+        if not torch.cuda.is_available():
+            with pytest.raises(RuntimeError):
+                pydiffvg.set_use_gpu(True)
+    finally:
+        pydiffvg.set_device(before)
+
+
+def test_rect_coverage_is_exact_area() -> None:
+    rect = pydiffvg.Rect(torch.tensor([2.25, 3.5]), torch.tensor([10.75, 9.0]))
+    group = pydiffvg.ShapeGroup(torch.tensor([0]), solid(1, 0, 0, 1))
+    img = pydiffvg.render([rect], [group], width=16, height=16)
+    assert img.shape == (16, 16, 4)
+    alpha = img[..., 3]
+    assert float(alpha.sum()) == pytest.approx(8.5 * 5.5, abs=1e-4)
+    assert float(alpha[3, 2]) == pytest.approx(0.75 * 0.5)  # corner pixel
+    assert float(alpha[5, 2]) == pytest.approx(0.75)
+    assert float(alpha[5, 10]) == pytest.approx(0.75)
+    assert float(alpha[9, 5]) == 0.0
+    inside = alpha > 0
+    assert torch.allclose(img[..., 0][inside], torch.ones(int(inside.sum())))
+
+
+def test_circle_and_ellipse_area() -> None:
+    circle = pydiffvg.Circle(torch.tensor(20.3), torch.tensor([32.1, 30.7]))
+    ellipse = pydiffvg.Ellipse(torch.tensor([20.0, 10.0]), torch.tensor([32.0, 32.0]))
+    for shape, area in ((circle, math.pi * 20.3**2), (ellipse, math.pi * 200.0)):
+        g = pydiffvg.ShapeGroup(torch.tensor([0]), solid(0.2, 0.5, 1.0, 1.0))
+        img = pydiffvg.render([shape], [g], width=64, height=64)
+        assert float(img[..., 3].sum()) == pytest.approx(area, rel=2e-3)
+
+
+def test_fill_rules_with_same_direction_hole() -> None:
+    shapes = [square(4, 4, 28, 28), square(10, 10, 22, 22)]
+    for even_odd, centre in ((True, 0.0), (False, 1.0)):
+        g = pydiffvg.ShapeGroup(torch.tensor([0, 1]), solid(0, 0, 1, 1), use_even_odd_rule=even_odd)
+        img = pydiffvg.render(shapes, [g], width=32, height=32)
+        assert float(img[16, 16, 3]) == centre
+        assert float(img[6, 6, 3]) == 1.0
+        assert float(img[1, 1, 3]) == 0.0
+
+
+def test_opposite_direction_hole_is_empty_under_both_rules() -> None:
+    shapes = [square(4, 4, 28, 28), square(10, 10, 22, 22, reverse=True)]
+    for even_odd in (True, False):
+        g = pydiffvg.ShapeGroup(torch.tensor([0, 1]), solid(0, 0, 1, 1), use_even_odd_rule=even_odd)
+        img = pydiffvg.render(shapes, [g], width=32, height=32)
+        assert float(img[16, 16, 3]) == 0.0
+        assert float(img[..., 3].sum()) == pytest.approx(24 * 24 - 12 * 12, abs=1e-3)
+
+
+def test_painters_order_and_straight_alpha() -> None:
+    shapes = [square(0, 0, 8, 8), square(4, 0, 12, 8)]
+    groups = [
+        pydiffvg.ShapeGroup(torch.tensor([0]), solid(0, 0, 1, 1)),
+        pydiffvg.ShapeGroup(torch.tensor([1]), solid(1, 0, 0, 0.5)),
+    ]
+    img = pydiffvg.render(shapes, groups, width=12, height=8)
+    assert torch.allclose(img[4, 1], torch.tensor([0.0, 0.0, 1.0, 1.0]), atol=1e-5)
+    assert torch.allclose(img[4, 6], torch.tensor([0.5, 0.0, 0.5, 1.0]), atol=1e-5)
+    # Over a transparent canvas the colour stays straight (not premultiplied).
+    assert torch.allclose(img[4, 10], torch.tensor([1.0, 0.0, 0.0, 0.5]), atol=1e-5)
+
+
+def test_background_is_composited_under_the_scene() -> None:
+    shapes = [square(2, 2, 6, 6)]
+    groups = [pydiffvg.ShapeGroup(torch.tensor([0]), solid(1, 0, 0, 0.5))]
+    bg = torch.zeros(8, 8, 3)
+    bg[..., 1] = 1.0
+    img = pydiffvg.render(shapes, groups, width=8, height=8, background=bg)
+    assert torch.allclose(img[4, 4], torch.tensor([0.5, 0.5, 0.0, 1.0]), atol=1e-5)
+    assert torch.allclose(img[0, 0], torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    bg4 = torch.cat([bg, torch.full((8, 8, 1), 0.5)], dim=-1)
+    img4 = pydiffvg.render(shapes, groups, width=8, height=8, background=bg4)
+    assert float(img4[0, 0, 3]) == pytest.approx(0.5)
+    assert float(img4[4, 4, 3]) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="background"):
+        pydiffvg.render(shapes, groups, width=8, height=8, background=torch.zeros(4, 4, 3))
+
+
+def test_stroke_coverage_matches_capsule_area() -> None:
+    line = pydiffvg.Polygon(
+        torch.tensor([[8.3, 16.2], [40.7, 16.9]]), False, stroke_width=torch.tensor(2.0)
+    )
+    g = pydiffvg.ShapeGroup(torch.tensor([0]), None, stroke_color=solid(0, 0, 0, 1))
+    img = pydiffvg.render([line], [g], width=48, height=32)
+    length = math.hypot(32.4, 0.7)
+    assert float(img[..., 3].sum()) == pytest.approx(length * 4 + math.pi * 4, rel=0.01)
+    assert float(img[16, 20, 3]) == 1.0
+    assert float(img[25, 20, 3]) == 0.0
+
+
+def test_stroke_is_painted_over_fill() -> None:
+    rect = pydiffvg.Rect(
+        torch.tensor([4.0, 4.0]), torch.tensor([28.0, 28.0]), stroke_width=torch.tensor(2.0)
+    )
+    g = pydiffvg.ShapeGroup(torch.tensor([0]), solid(0, 0, 1, 1), stroke_color=solid(1, 0, 0, 1))
+    img = pydiffvg.render([rect], [g], width=32, height=32)
+    assert torch.allclose(
+        img[16, 4], torch.tensor([1.0, 0.0, 0.0, 1.0]), atol=1e-5
+    )  # on the outline
+    assert torch.allclose(img[16, 16], torch.tensor([0.0, 0.0, 1.0, 1.0]), atol=1e-5)
+
+
+def test_linear_and_radial_gradients() -> None:
+    rect = pydiffvg.Rect(torch.tensor([0.0, 0.0]), torch.tensor([32.0, 8.0]))
+    lin = pydiffvg.LinearGradient(
+        torch.tensor([0.0, 0.0]),
+        torch.tensor([32.0, 0.0]),
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([[1.0, 0, 0, 1], [0, 0, 1, 1]]),
+    )
+    img = pydiffvg.render([rect], [pydiffvg.ShapeGroup(torch.tensor([0]), lin)], width=32, height=8)
+    assert torch.allclose(img[4, 0], torch.tensor([31.5 / 32, 0, 0.5 / 32, 1]), atol=1e-5)
+    assert torch.allclose(img[4, 16], torch.tensor([15.5 / 32, 0, 16.5 / 32, 1]), atol=1e-5)
+    rad = pydiffvg.RadialGradient(
+        torch.tensor([16.0, 4.0]),
+        torch.tensor([8.0, 8.0]),
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([[1.0, 1, 1, 1], [0, 0, 0, 1]]),
+    )
+    img = pydiffvg.render([rect], [pydiffvg.ShapeGroup(torch.tensor([0]), rad)], width=32, height=8)
+    assert float(img[4, 0, 0]) == 0.0  # beyond the radius: last stop
+    assert float(img[4, 16, 0]) == pytest.approx(1 - math.hypot(0.5, 0.5) / 8, abs=1e-5)
+
+
+def test_render_function_matches_render_and_scales() -> None:
+    shapes, groups = random_scene(3, width=48, height=48, num_shapes=6)
+    args = pydiffvg.RenderFunction.serialize_scene(48, 48, shapes, groups)
+    old = pydiffvg.get_device()
+    pydiffvg.set_device("cpu")
+    try:
+        a = pydiffvg.RenderFunction.apply(48, 48, 2, 2, 0, None, *args)
+        big = pydiffvg.RenderFunction.apply(96, 96, 2, 2, 0, None, *args)
+    finally:
+        pydiffvg.set_device(old)
+    b = pydiffvg.render(shapes, groups, width=48, height=48)
+    assert torch.allclose(a, b)
+    # Twice the resolution: a 2x2 box-downsample gives back the 1x image closely.
+    down = big.permute(2, 0, 1)
+    pm = torch.cat([down[:3] * down[3:], down[3:]])
+    pm = torch.nn.functional.avg_pool2d(pm[None], 2)[0]
+    ref = torch.cat([b[..., :3] * b[..., 3:], b[..., 3:]], dim=-1).permute(2, 0, 1)
+    assert float((pm - ref).abs().mean()) < 5e-3
+
+
+def test_chunked_rendering_matches_single_pass() -> None:
+    shapes, groups = random_scene(5, width=64, height=64, num_shapes=30)
+    for s in shapes:
+        s.points.requires_grad_(True)
+    full = pydiffvg.render(shapes, groups, width=64, height=64)
+    (g_full,) = torch.autograd.grad(full.square().sum(), [shapes[0].points])
+    chunked = pydiffvg.render(shapes, groups, width=64, height=64, chunk_entries=2000)
+    (g_chunk,) = torch.autograd.grad(chunked.square().sum(), [shapes[0].points])
+    assert torch.allclose(full, chunked, atol=1e-5)
+    assert torch.allclose(g_full, g_chunk, atol=1e-4)
+
+
+def test_offcanvas_and_empty_scenes() -> None:
+    img = pydiffvg.render([], [], width=8, height=4)
+    assert torch.equal(img, torch.zeros(4, 8, 4))
+    far = [square(-50, -50, -10, -10), square(-20, 2, 4, 6)]  # second one straddles x=0
+    groups = [
+        pydiffvg.ShapeGroup(torch.tensor([0]), solid(1, 1, 1, 1)),
+        pydiffvg.ShapeGroup(torch.tensor([1]), solid(1, 1, 1, 1)),
+    ]
+    img = pydiffvg.render(far, groups, width=8, height=8)
+    assert float(img[..., 3].sum()) == pytest.approx(4 * 4)
+
+
+def test_bad_input_raises_clear_errors() -> None:
+    with pytest.raises(ValueError, match="needs 6 points, got 5"):
+        pydiffvg.Path(torch.tensor([2, 2]), torch.zeros(5, 2), True)
+    with pytest.raises(ValueError, match="0, 1 or 2"):
+        pydiffvg.Path(torch.tensor([3]), torch.zeros(5, 2), False)
+    with pytest.raises(ValueError, match="RGBA"):
+        pydiffvg.ShapeGroup(torch.tensor([0]), torch.tensor([1.0, 0.0, 0.0]))
+    shapes = [square(0, 0, 4, 4)]
+    with pytest.raises(IndexError, match="refers to shape 3"):
+        pydiffvg.render(
+            shapes, [pydiffvg.ShapeGroup(torch.tensor([3]), solid(1, 1, 1, 1))], width=4, height=4
+        )
+    with pytest.raises(ValueError, match="width and height"):
+        pydiffvg.render(shapes, [], width=0, height=4)
+    bad = pydiffvg.Polygon(torch.tensor([[0.0, 0.0], [float("nan"), 1.0], [2.0, 2.0]]), True)
+    with pytest.raises(ValueError, match="non-finite"):
+        pydiffvg.render(
+            [bad], [pydiffvg.ShapeGroup(torch.tensor([0]), solid(1, 1, 1, 1))], width=4, height=4
+        )
+    with pytest.raises(ValueError, match="malformed"):
+        pydiffvg.RenderFunction.apply(4, 4, 2, 2, 0, None, 4, 4, 1, 0, "bogus")
+
+
+def test_float64_rendering_keeps_dtype() -> None:
+    shapes, groups = random_scene(1, width=32, height=32, num_shapes=4, dtype=torch.float64)
+    img = pydiffvg.render(shapes, groups, width=32, height=32)
+    assert img.dtype == torch.float64
+    img32 = pydiffvg.render(shapes, groups, width=32, height=32, dtype=torch.float32)
+    assert torch.allclose(img.float(), img32, atol=1e-4)
