@@ -40,7 +40,7 @@ PRESETS: dict[str, Preset] = {
         merge_ratio=1.0,
         smooth_angle=0.0,
         fit_tolerance=0.8,
-        dilate=0.5,
+        dilate=0.36,
         lr_points=0.25,
         lr_colors=0.01,
         sigma=0.5,
@@ -51,7 +51,7 @@ PRESETS: dict[str, Preset] = {
         merge_ratio=0.5,
         smooth_angle=40.0,
         fit_tolerance=0.6,
-        dilate=0.45,
+        dilate=0.36,
         lr_points=0.15,
         lr_colors=0.005,
         sigma=0.0,
@@ -62,7 +62,7 @@ PRESETS: dict[str, Preset] = {
         merge_ratio=0.5,
         smooth_angle=40.0,
         fit_tolerance=0.5,
-        dilate=0.4,
+        dilate=0.36,
         lr_points=0.1,
         lr_colors=0.005,
         sigma=0.0,
@@ -83,7 +83,7 @@ class VectorizeConfig:
     #: Longest side of the working image; larger inputs are downscaled for analysis.
     work_size: int = 512
     #: Longest side used by refinement (rendering through pydiffvg is the costly step).
-    refine_size: int = 192
+    refine_size: int = 128
     #: Largest input accepted, in pixels (protects against decompression bombs).
     max_pixels: int = 64_000_000
     #: Draw a first path with the dominant colour under everything (opaque inputs only).

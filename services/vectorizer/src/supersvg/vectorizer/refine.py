@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from .config import Preset, VectorizeConfig
-from .errors import Cancelled
 from .shapes import VPath
+from .svg import straight_segments
 
 __all__ = ["RendererUnavailable", "refine_paths", "renderer_available"]
 
@@ -86,22 +86,32 @@ def refine_paths(
     color_params: list[torch.Tensor] = []
     shapes: list[object] = []
     groups: list[object] = []
-    owners: list[list[torch.Tensor]] = []
+    owners: list[list[Callable[[], torch.Tensor]]] = []
     for p in paths:
         ids = []
-        subs: list[torch.Tensor] = []
+        builders: list[Callable[[], torch.Tensor]] = []
         for sub in p.subpaths:
             pts = torch.tensor(sub, dtype=torch.float32, device=device) * to_work
-            if not p.is_background:
-                pts.requires_grad_(True)
-                point_params.append(pts)
-            subs.append(pts)
             n_seg = len(sub) // 3
+            build: Callable[[], torch.Tensor]
+            if p.is_background:
+                build = _constant(pts)
+            elif straight_segments(sub).all():
+                # Polygon: optimise the vertices only, so edges stay straight lines (short
+                # `l` commands in the SVG) instead of turning into curves.
+                verts = pts[0::3].clone().requires_grad_(True)
+                point_params.append(verts)
+                build = _polygon_builder(verts)
+            else:
+                full = pts.clone().requires_grad_(True)
+                point_params.append(full)
+                build = _constant(full)
+            builders.append(build)
             ids.append(len(shapes))
             shapes.append(
                 pydiffvg.Path(
                     num_control_points=torch.full((n_seg,), 2, dtype=torch.int32),
-                    points=pts,
+                    points=build(),
                     is_closed=True,
                     stroke_width=torch.tensor(0.0),
                 )
@@ -109,7 +119,7 @@ def refine_paths(
         color = torch.tensor(np.asarray(p.color, dtype=np.float32), device=device)
         color.requires_grad_(True)
         color_params.append(color)
-        owners.append(subs)
+        owners.append(builders)
         groups.append(
             pydiffvg.ShapeGroup(
                 shape_ids=torch.tensor(ids, dtype=torch.int32),
@@ -125,14 +135,21 @@ def refine_paths(
     opt = torch.optim.Adam(param_groups)
     steps = 0
     best_loss = float("inf")
-    best: list[tuple[list[np.ndarray], np.ndarray]] | None = None
+    best: list[tuple[list[torch.Tensor], torch.Tensor]] | None = None
     for it in range(cfg.iterations):
         if progress is not None and it % 5 == 0:
             progress(it / cfg.iterations)  # may raise Cancelled
         opt.zero_grad(set_to_none=True)
+        k = 0
+        for builders in owners:
+            for build in builders:
+                shapes[k].points = build()  # type: ignore[attr-defined]
+                k += 1
         img = pydiffvg.render(
             shapes, groups, width=tw, height=th, samples=cfg.samples, device=device
         )
+        # pydiffvg returns straight alpha; compare premultiplied so that colour under
+        # transparency does not count.
         loss = torch.mean((_premultiplied(img) - target_pm) ** 2)
         if not torch.isfinite(loss):
             break
@@ -149,22 +166,33 @@ def refine_paths(
     if best is not None:
         for p, (new_subs, new_color) in zip(paths, best, strict=True):
             if not p.is_background:
-                p.subpaths = new_subs
-            p.color = new_color
+                p.subpaths = [s.cpu().numpy().astype(np.float64) for s in new_subs]
+            p.color = new_color.cpu().numpy().astype(np.float64)
     return paths, steps
 
 
+def _constant(pts: torch.Tensor) -> Callable[[], torch.Tensor]:
+    return lambda: pts
+
+
+def _polygon_builder(verts: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """Cubic points ``(3N, 2)`` of the straight-edged polygon through ``verts``."""
+
+    def build() -> torch.Tensor:
+        nxt = torch.roll(verts, -1, dims=0)
+        d = nxt - verts
+        return torch.stack([verts, verts + d / 3.0, verts + 2.0 * d / 3.0], dim=1).reshape(-1, 2)
+
+    return build
+
+
 def _snapshot(
-    owners: list[list[torch.Tensor]], colors: list[torch.Tensor], to_work: torch.Tensor
-) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    owners: list[list[Callable[[], torch.Tensor]]],
+    colors: list[torch.Tensor],
+    to_work: torch.Tensor,
+) -> list[tuple[list[torch.Tensor], torch.Tensor]]:
     with torch.no_grad():
         return [
-            (
-                [(s / to_work).cpu().numpy().astype(np.float64) for s in subs],
-                c.clamp(0.0, 1.0).cpu().numpy().astype(np.float64),
-            )
-            for subs, c in zip(owners, colors, strict=True)
+            ([b() / to_work for b in builders], c.clamp(0.0, 1.0).clone())
+            for builders, c in zip(owners, colors, strict=True)
         ]
-
-
-_ = Cancelled  # re-exported for callers that catch it around refine_paths

@@ -110,19 +110,29 @@ def _ring_neighbours(cid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def simplify_rings(
-    polys: list[np.ndarray], tolerance: float, passes: int = 8
+    polys: list[np.ndarray],
+    tolerance: float,
+    fixed: list[np.ndarray] | None = None,
+    passes: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Simplify many closed polygons at once (vectorised over all of them).
 
     Each pass removes vertices whose distance to the chord of their neighbours is under
     ``tolerance`` and smaller than both neighbours' (never two adjacent ones in one pass),
     which approximates Douglas-Peucker at a fraction of the per-polygon overhead. Rings
-    keep at least 3 vertices. Returns the concatenated points and their ring ids.
+    keep at least 3 vertices; ``fixed`` vertices (junctions) are never removed. Every
+    decision depends only on a vertex and its neighbours (ties broken by a hash of the
+    coordinates), so a boundary shared by two regions between fixed junctions is
+    simplified identically from both sides and no gap opens between them.
+    Returns the concatenated points and their ring ids.
     """
     if not polys:
         return np.empty((0, 2)), np.empty(0, dtype=np.int64)
     pts = np.concatenate(polys).astype(np.float64)
     cid = np.repeat(np.arange(len(polys)), [len(p) for p in polys])
+    pinned = np.concatenate(fixed).astype(bool) if fixed is not None else np.zeros(len(pts), bool)
+    # Deterministic per-point jitter (same point -> same value in every ring).
+    jitter = np.modf(np.abs(np.sin(pts[:, 0] * 12.9898 + pts[:, 1] * 78.233)) * 43758.5453)[0]
     for _ in range(passes):
         prv, nxt = _ring_neighbours(cid)
         a, b = pts[prv], pts[nxt]
@@ -132,17 +142,43 @@ def simplify_rings(
         cross = np.abs(ab[:, 0] * ap[:, 1] - ab[:, 1] * ap[:, 0])
         dist = np.where(ln > 1e-9, cross / np.maximum(ln, 1e-9), np.hypot(ap[:, 0], ap[:, 1]))
         counts = np.bincount(cid, minlength=len(polys))
-        # Tie-break by index so that of two equal neighbours only one goes.
-        key = dist + np.arange(len(dist)) * 1e-12
-        drop = (dist < tolerance) & (key < key[prv]) & (key < key[nxt]) & (counts[cid] > 3)
+        key = dist + jitter * 1e-6
+        drop = (
+            (dist < tolerance) & (key < key[prv]) & (key < key[nxt]) & (counts[cid] > 3) & ~pinned
+        )
         if not drop.any():
             break
         # Do not shrink any ring below 3 vertices in one pass.
         remaining = counts - np.bincount(cid[drop], minlength=len(polys))
         drop &= remaining[cid] >= 3
         keep = ~drop
-        pts, cid = pts[keep], cid[keep]
+        pts, cid, pinned, jitter = pts[keep], cid[keep], pinned[keep], jitter[keep]
     return pts, cid
+
+
+def _junctions(
+    c: np.ndarray, dr: int, dc: int, padded: np.ndarray, inside: int, *, ph: int, pw: int
+) -> np.ndarray:
+    """Which contour points end a shared boundary (the region across changes there).
+
+    Marching squares on a binary mask puts every point midway between two 4-adjacent
+    pixel centres, one inside and one outside; the label across is the outside one.
+    """
+    r = c[:, 0] + dr
+    q = c[:, 1] + dc
+    on_row = np.abs(r - np.round(r)) < 1e-6
+    r1 = np.where(on_row, np.round(r), np.floor(r)).astype(np.int64)
+    q1 = np.where(on_row, np.floor(q), np.round(q)).astype(np.int64)
+    r2 = np.where(on_row, r1, r1 + 1)
+    q2 = np.where(on_row, q1 + 1, q1)
+
+    def at(rr: np.ndarray, qq: np.ndarray) -> np.ndarray:
+        ok = (rr >= 0) & (rr < ph) & (qq >= 0) & (qq < pw)
+        return np.where(ok, padded[np.clip(rr, 0, ph - 1), np.clip(qq, 0, pw - 1)], -1)
+
+    l1, l2 = at(r1, q1), at(r2, q2)
+    other = np.where(l1 == inside, l2, l1)
+    return np.asarray((other != np.roll(other, 1)) | (other != np.roll(other, -1)))
 
 
 def fit_paths(
@@ -199,7 +235,9 @@ def fit_paths(
     padded = np.pad(gmap + 1, _PAD, mode="edge")
     boxes = ndimage.find_objects(padded)
     rings: list[np.ndarray] = []
+    ring_fixed: list[np.ndarray] = []
     ring_group: list[int] = []
+    ph, pw = padded.shape
     for g in order:
         if g == bg_group or sizes[g] <= 0:
             continue
@@ -215,8 +253,9 @@ def fit_paths(
             rings.append(
                 np.stack([c[:-1, 1] + c0 - 1 - _PAD + 0.5, c[:-1, 0] + r0 - 1 - _PAD + 0.5], axis=1)
             )
+            ring_fixed.append(_junctions(c[:-1], r0 - 1, c0 - 1, padded, g + 1, ph=ph, pw=pw))
             ring_group.append(int(g))
-    pts, cid = simplify_rings(rings, tolerance)
+    pts, cid = simplify_rings(rings, tolerance, ring_fixed)
     # Outer rings and holes come out oppositely oriented, so one signed offset grows every
     # region by ``dilate``: neighbours overlap and no background shows between them.
     grown = offset_rings(pts, cid, dilate) * np.array([sx, sy])
