@@ -90,6 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "SUPERSVG_SCHEDULER_CALLBACK_ALLOW_PRIVATE": "true",
             "SUPERSVG_SCHEDULER_CALLBACK_BACKOFF_SECONDS": "0.3",
             "SUPERSVG_SCHEDULER_CANCEL_GRACE_SECONDS": "2",
+            "SUPERSVG_GATEWAY_AUTH_CACHE_SECONDS": "1",
         },
     )
     try:

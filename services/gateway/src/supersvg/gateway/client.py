@@ -67,7 +67,16 @@ class SchedulerClient:
     def __init__(self, addr: str, timeout_s: float) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
-        self.channel = grpc.aio.insecure_channel(addr)
+        # Short reconnect backoff: after a scheduler restart the gateway is back within
+        # seconds instead of gRPC's default of up to two minutes.
+        self.channel = grpc.aio.insecure_channel(
+            addr,
+            options=[
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.min_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+            ],
+        )
         self.stub = pb_grpc.SchedulerServiceStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
         self._auth_cache: dict[str, tuple[pb.Tenant, float]] = {}
@@ -100,7 +109,9 @@ class SchedulerClient:
     async def ready(self) -> bool:
         try:
             resp = await self.health.Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=min(self.timeout_s, 2.0)
+                health_pb2.HealthCheckRequest(service=""),
+                timeout=min(self.timeout_s, 2.0),
+                wait_for_ready=True,
             )
         except grpc.aio.AioRpcError:
             return False
