@@ -259,10 +259,10 @@ def stroke_entries(
         p_hi = torch.minimum(torch.floor(hi).long(), lim)
         ext = (p_hi - p_lo + 1).clamp(min=0)
         counts = ext[:, 0] * ext[:, 1]
-        ns = samples * samples
-        pown, plocal = ragged_arange(counts * ns)
-        sub = plocal % ns
-        plocal = plocal // ns
+        cells = samples * samples
+        pown, plocal = ragged_arange(counts * cells)
+        sub = plocal % cells
+        plocal = plocal // cells
         wx = ext[pown, 0]
         px = p_lo[pown, 0] + plocal % wx
         py = p_lo[pown, 1] + plocal // wx
@@ -282,14 +282,14 @@ def stroke_entries(
     )
     with torch.no_grad():
         pix_key = sg[pown] * (width * height) + py * width + px
-        uniq, inv = torch.unique(pix_key * ns + sub, return_inverse=True)
+        uniq, inv = torch.unique(pix_key * cells + sub, return_inverse=True)
     best = cov.new_zeros(uniq.shape[0]).scatter_reduce(0, inv, cov, "amax", include_self=True)
-    if ns > 1:
+    if cells > 1:
         with torch.no_grad():
-            uniq, inv = torch.unique(uniq // ns, return_inverse=True)
-        best = best.new_zeros(uniq.shape[0]).index_add(0, inv, best) / ns
+            uniq, inv = torch.unique(uniq // cells, return_inverse=True)
+        best = best.new_zeros(uniq.shape[0]).index_add(0, inv, best) / cells
     else:
-        uniq = uniq // ns
+        uniq = uniq // cells
     best = best * samples  # per-cell coverage was measured in cell widths of 1/samples
     with torch.no_grad():
         nz = torch.nonzero(best.detach() > 1e-6).squeeze(1)

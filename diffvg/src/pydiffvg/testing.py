@@ -90,7 +90,7 @@ def random_scene(
             ids.append(len(shapes) - 1)
         rgba = torch.rand(4, generator=g, dtype=torch.float64)
         alpha = 1.0 if u[6] < 0.4 else 0.2 + 0.8 * float(rgba[3])
-        fill = torch.tensor([*rgba[:3].tolist(), alpha], dtype=dtype)
+        fill: torch.Tensor | None = torch.tensor([*rgba[:3].tolist(), alpha], dtype=dtype)
         stroke = None
         if strokes and u[7] < 0.3:
             s = torch.rand(5, generator=g, dtype=torch.float64).tolist()
