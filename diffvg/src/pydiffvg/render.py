@@ -52,8 +52,8 @@ def render(
     ``samples x samples`` grid of cells per pixel, each integrating its own box.
     ``background`` is an ``[H, W, 3]`` (opaque) or ``[H, W, 4]`` (straight alpha) image
     composited under the scene. ``device`` defaults to the device of the scene's tensors,
-    ``dtype`` to theirs (float32 or float64). ``scale`` multiplies canvas coordinates (used when the output
-    size differs from the canvas size).
+    ``dtype`` to theirs (float32 or float64). ``scale`` multiplies canvas coordinates
+    (used when the output size differs from the canvas size).
     """
     if not (isinstance(width, int) and isinstance(height, int)) or width <= 0 or height <= 0:
         raise ValueError(f"width and height must be positive integers, got {width}x{height}")
