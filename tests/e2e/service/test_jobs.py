@@ -246,7 +246,7 @@ def test_trace_id_spans_gateway_scheduler_worker(stack: Stack, client: httpx.Cli
 
 
 def test_restart_mid_job_loses_nothing(stack: Stack, client: httpx.Client) -> None:
-    running = submit(client, stack, {"max_paths": 24, "num_iterations": 20}).json()["job_id"]
+    running = submit(client, stack, {"max_paths": 16, "num_iterations": 10}).json()["job_id"]
     queued = [submit(client, stack, FAST).json()["job_id"] for _ in range(2)]
     _wait_worker_running(client, stack, running)
     stack.restart_scheduler(kill=True)  # SIGKILL: no chance to clean up
