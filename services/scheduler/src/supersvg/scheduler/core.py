@@ -48,7 +48,6 @@ from supersvg.scheduler.store import (
     JobRecord,
     JobStore,
     TenantRecord,
-    TokenRecord,
 )
 
 __all__ = [
