@@ -2,7 +2,7 @@
 
 from pydiffvg.device import get_device, get_use_gpu, set_device, set_use_gpu
 from pydiffvg.image import imread, imwrite
-from pydiffvg.render import PixelFilter, RenderFunction, render
+from pydiffvg.render import PixelFilter, RenderFunction, render, set_print_timing
 from pydiffvg.shape import (
     Circle,
     Ellipse,
@@ -34,6 +34,7 @@ __all__ = [
     "save_svg",
     "scene_to_svg",
     "set_device",
+    "set_print_timing",
     "set_use_gpu",
     "svg_to_scene",
 ]

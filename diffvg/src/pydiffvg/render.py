@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +27,17 @@ from pydiffvg.shape import (
     ShapeGroup,
 )
 
-__all__ = ["PixelFilter", "RenderFunction", "render"]
+__all__ = ["PixelFilter", "RenderFunction", "render", "set_print_timing"]
+
+_print_timing = False
+_log = logging.getLogger("pydiffvg")
+
+
+def set_print_timing(value: bool) -> None:
+    """Log the wall time of each ``RenderFunction.apply`` call (logger ``pydiffvg``)."""
+    global _print_timing
+    _print_timing = bool(value)
+
 
 # Sparse entries handled at once; larger scenes are split into painter-ordered chunks of
 # groups whose intermediates are recomputed in the backward pass.
@@ -405,7 +417,8 @@ class RenderFunction:
         scale = width / canvas_width
         if abs(height / canvas_height - scale) > 1e-9:
             raise ValueError("output size must keep the canvas aspect ratio")
-        return render(
+        start = time.perf_counter()
+        image = render(
             shapes,
             groups,
             width=int(width),
@@ -415,6 +428,9 @@ class RenderFunction:
             device=get_device(),
             scale=scale,
         )
+        if _print_timing:
+            _log.info("render: %.4f s", time.perf_counter() - start)
+        return image
 
 
 def _serialize_color(args: list[Any], color: Color | None) -> None:

@@ -555,6 +555,8 @@ def _style(node: ET.Element, inherited: dict[str, str]) -> dict[str, str]:
         "stroke-width",
         "stroke-opacity",
         "opacity",
+        "stop-color",
+        "stop-opacity",
         "display",
         "visibility",
     ):
