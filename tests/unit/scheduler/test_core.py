@@ -127,10 +127,10 @@ async def test_dispatch_order_capacity_and_work_spec(
     high, _ = await s.submit(req(priority=3), "", "")
     await asyncio.sleep(0.1)
     assert len(ex.launched) == 1, "capacity bounds running attempts"
-    await ex.finish(spec, 3)  # any exit frees the slot
+    await ex.finish(spec, 2)  # any exit frees the slot
     specs = await ex.wait_launches(2)
     assert specs[1].job_id == high.job_id, "high priority first"
-    await ex.finish(specs[1], 3)
+    await ex.finish(specs[1], 2)
     specs = await ex.wait_launches(3)
     assert specs[2].job_id == low.job_id
 
@@ -358,3 +358,15 @@ async def test_retention_sweep(env: tuple[Scheduler, ScriptedExecutor]) -> None:
     rec = await s.store.get_job(job.job_id)
     assert rec is None or rec.state == "expired"
     assert s.artifacts.list(f"jobs/{job.job_id}/") == []
+
+
+async def test_exit_cancelled_without_cancel_request_is_retried(
+    env: tuple[Scheduler, ScriptedExecutor],
+) -> None:
+    s, ex = env
+    job, _ = await s.submit(req(), "", "")
+    (spec,) = await ex.wait_launches(1)
+    await ex.finish(spec, 3)  # e.g. a pod evicted with SIGTERM
+    specs = await ex.wait_launches(2)
+    assert specs[1].job_id == job.job_id and specs[1].attempt == 2
+    assert await state(s, job.job_id) == "running"

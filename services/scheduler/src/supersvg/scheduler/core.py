@@ -511,8 +511,11 @@ class Scheduler:
         if rec is None or rec.terminal or rec.attempts != outcome.attempt:
             return
         code = outcome.exit_code
-        if rec.state == "cancelling" or code == 3:
-            await self._finish(rec, "cancelled", ("running", "cancelling"), stage="cancelled")
+        if rec.state == "cancelling":
+            await self._finish(rec, "cancelled", ("cancelling",), stage="cancelled")
+        elif code == 3:
+            # Stopped without a cancel from us (e.g. a pod evicted with SIGTERM): retry.
+            await self._attempt_failed(rec, "worker stopped without a cancel request")
         elif code == 0:
             result = await self._result_from_artifacts(rec)
             if result is not None:
