@@ -1,6 +1,6 @@
 """Coarse stage: the first set of paths, analytic (contour fit) or learned (checkpoint).
 
-The learned model lives in ``supersvg.vectorizer.coarse.learned`` when the training work
+The learned model lives in ``supersvg.vectorizer.learned`` when the training work
 provides it. That module must expose::
 
     def predict_paths(image: np.ndarray, *, labels: np.ndarray, max_paths: int,
@@ -25,16 +25,16 @@ __all__ = ["fit_paths", "load_learned"]
 def load_learned(checkpoint: str) -> Callable[..., Any]:
     """Return the learned coarse predictor, or raise CheckpointError saying why not."""
     try:
-        mod = importlib.import_module("supersvg.vectorizer.coarse.learned")
+        mod = importlib.import_module("supersvg.vectorizer.learned")
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("supersvg.vectorizer.coarse.learned"):
+        if exc.name and exc.name.startswith("supersvg.vectorizer.learned"):
             raise CheckpointError(
                 f"--checkpoint {checkpoint!r} given, but learned coarse models are not "
-                "available in this installation (supersvg.vectorizer.coarse.learned is "
+                "available in this installation (supersvg.vectorizer.learned is "
                 "missing); run without --checkpoint for the analytic coarse stage"
             ) from exc
         raise CheckpointError(f"the learned coarse model cannot be imported: {exc}") from exc
     fn = getattr(mod, "predict_paths", None)
     if not callable(fn):
-        raise CheckpointError("supersvg.vectorizer.coarse.learned does not define predict_paths()")
+        raise CheckpointError("supersvg.vectorizer.learned does not define predict_paths()")
     return fn  # type: ignore[no-any-return]
