@@ -84,12 +84,24 @@ def cpu_seconds() -> dict[str, float]:
     return out
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine so far, from /proc/stat."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 @dataclass
 class Phase:
     name: str
     params: dict[str, Any]
     latency_from_schedule: list[float] = field(default_factory=list)
     latency_from_send: list[float] = field(default_factory=list)
+    #: (seconds since the phase began, latency) of each request, for the per-second view.
+    timeline: list[tuple[float, float]] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     wall_s: float = 0.0
     loadavg_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -97,14 +109,22 @@ class Phase:
     cpu_before: dict[str, float] = field(default_factory=dict)
     cpu_after: dict[str, float] = field(default_factory=dict)
 
+    jiffies_before: tuple[int, int] = (0, 0)
+    machine_busy: float | None = None
+
     def begin(self) -> None:
         self.loadavg_before = os.getloadavg()
         self.cpu_before = cpu_seconds()
+        self.jiffies_before = machine_jiffies()
 
     def end(self, wall_s: float) -> None:
         self.wall_s = wall_s
         self.loadavg_after = os.getloadavg()
         self.cpu_after = cpu_seconds()
+        busy, total = machine_jiffies()
+        if total > self.jiffies_before[1]:
+            share = (busy - self.jiffies_before[0]) / (total - self.jiffies_before[1])
+            self.machine_busy = round(share, 3)
 
     def count(self, status: int | str) -> None:
         key = str(status)
@@ -122,6 +142,8 @@ class Phase:
             "latency": summary_ms(self.latency_from_send),
             "loadavg_before": [round(x, 2) for x in self.loadavg_before],
             "loadavg_after": [round(x, 2) for x in self.loadavg_after],
+            # Fraction of all CPUs busy during the phase, whoever used them.
+            "machine_cpu_busy": self.machine_busy,
             # Share of one CPU each process used during the phase (2.0 = two cores busy).
             "cpu_share": {
                 k: round((self.cpu_after[k] - v) / self.wall_s, 2)
@@ -131,6 +153,15 @@ class Phase:
         }
         if self.latency_from_schedule:
             out["latency_from_schedule"] = summary_ms(self.latency_from_schedule)
+        if self.timeline:
+            # P95 per one-second window: shows whether a tail comes from a few stalls
+            # (e.g. the server starved of CPU for a moment) or from steady overload.
+            windows: dict[int, list[float]] = {}
+            for offset, latency in self.timeline:
+                windows.setdefault(int(offset), []).append(latency * 1000.0)
+            out["p95_ms_per_second"] = [
+                round(percentile(windows[k], 95), 1) for k in sorted(windows)
+            ]
         return out
 
 
@@ -174,6 +205,7 @@ async def status_at_rate(
         done = loop.time()
         phase.latency_from_send.append(done - sent)
         phase.latency_from_schedule.append(done - scheduled)
+        phase.timeline.append((scheduled - t0, done - sent))
 
     phase.begin()
     t0 = loop.time() + 0.05
@@ -304,6 +336,11 @@ def _cpu(phase: dict[str, Any]) -> str:
     return " / ".join(f"{share[k]:.2f}" if k in share else "-" for k in keys)
 
 
+def _busy(phase: dict[str, Any]) -> str:
+    busy = phase.get("machine_cpu_busy")
+    return "-" if busy is None else f"{busy:.0%}"
+
+
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
     m = report["machine"]
     lines = [
@@ -319,16 +356,20 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "## Status (`GET /api/v1/vectorize/jobs/{id}`), open loop at a fixed rate",
         "",
         "| rate (req/s) | requests | non-200 | P50 ms | P95 ms | P99 ms | max ms | "
-        "P95 from schedule ms | load avg (1 min) | CPU client/gateway/scheduler |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "P95 from schedule ms | 1-s windows over target | worst 1-s P95 ms | "
+        "load avg (1 min) | machine CPU busy | CPU client/gateway/scheduler |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for ph in report["status"]:
         lat, sch = ph["latency"], ph["latency_from_schedule"]
         bad = ph["requests"] - ph["statuses"].get("200", 0)
+        windows = ph.get("p95_ms_per_second", [])
+        over = sum(1 for w in windows if w >= report["target"]["status_p95_ms"])
         lines.append(
             f"| {ph['rate_rps']:g} | {ph['requests']} | {bad} | {lat['p50_ms']} | "
             f"{lat['p95_ms']} | {lat['p99_ms']} | {lat['max_ms']} | {sch['p95_ms']} | "
-            f"{ph['loadavg_after'][0]} | {_cpu(ph)} |"
+            f"{over}/{len(windows)} | {max(windows, default=0)} | "
+            f"{ph['loadavg_after'][0]} | {_busy(ph)} | {_cpu(ph)} |"
         )
     target = report["target"]
     lines += [
@@ -341,8 +382,8 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         "## Submit (`POST /api/v1/vectorize/jobs`, 32x32 PNG), closed loop",
         "",
         "| clients | requests | 202 | other | P50 ms | P95 ms | P99 ms | max ms | "
-        "accepted/s | load avg (1 min) | CPU client/gateway/scheduler |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "accepted/s | load avg (1 min) | machine CPU busy | CPU client/gateway/scheduler |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for ph in report["submit"]:
         lat = ph["latency"]
@@ -351,14 +392,16 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
             f"| {ph['concurrency']} | {ph['requests']} | {ph['statuses'].get('202', 0)} | "
             f"{other} | {lat.get('p50_ms', '-')} | {lat.get('p95_ms', '-')} | "
             f"{lat.get('p99_ms', '-')} | {lat.get('max_ms', '-')} | {ph['throughput_rps']} | "
-            f"{ph['loadavg_after'][0]} | {_cpu(ph)} |"
+            f"{ph['loadavg_after'][0]} | {_busy(ph)} | {_cpu(ph)} |"
         )
     lines += [
         "",
         "Latency is measured by the client (aiohttp, asyncio, keep-alive connections). "
         '"From schedule" adds the time a request waited behind the client\'s own backlog. '
         "CPU: the share of one core each process used during the phase (client = this "
-        "load generator).",
+        "load generator); machine CPU busy: all cores, whoever used them (other work on a "
+        "shared machine shows here). 1-s windows: the status phase cut into seconds, each "
+        "with its own P95, to tell brief stalls from steady overload.",
         "",
     ]
     path.write_text("\n".join(lines))
