@@ -14,7 +14,8 @@ PresetName = Literal["auto", "photo", "illustration", "icon"]
 class Preset:
     """Tuning knobs that differ between kinds of input."""
 
-    #: SLIC compactness (higher: rounder superpixels; lower: follow colour edges).
+    #: SLIC compactness (higher: rounder superpixels; lower: follow colour edges). SLIC
+    #: rescales the image to [0, 1] first, so useful values are well below 1.
     compactness: float
     #: Working pixels per SLIC superpixel: sets the geometric detail.
     px_per_superpixel: float
@@ -24,7 +25,9 @@ class Preset:
     smooth_angle: float
     #: Douglas-Peucker / curve-fit tolerance in working pixels.
     fit_tolerance: float
-    #: Outward offset of every contour in pixels, so neighbours overlap (no seams).
+    #: How far (pixels) a region slides under each neighbour drawn after it, so that
+    #: anti-aliased edges never let the background through (no seams). Hidden by the
+    #: neighbour; about one pixel makes boundary pixels fully covered.
     dilate: float
     #: Learning rates for refinement (points in working pixels, colours in [0, 1]).
     lr_points: float
@@ -35,34 +38,34 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "photo": Preset(
-        compactness=8.0,
+        compactness=0.08,
         px_per_superpixel=6.0,
         merge_ratio=1.0,
         smooth_angle=0.0,
         fit_tolerance=0.8,
-        dilate=0.36,
+        dilate=1.0,
         lr_points=0.25,
         lr_colors=0.01,
         sigma=0.5,
     ),
     "illustration": Preset(
-        compactness=4.0,
+        compactness=0.05,
         px_per_superpixel=12.0,
         merge_ratio=0.5,
         smooth_angle=40.0,
         fit_tolerance=0.6,
-        dilate=0.36,
+        dilate=1.0,
         lr_points=0.15,
         lr_colors=0.005,
         sigma=0.0,
     ),
     "icon": Preset(
-        compactness=2.0,
+        compactness=0.03,
         px_per_superpixel=12.0,
         merge_ratio=0.5,
         smooth_angle=40.0,
         fit_tolerance=0.5,
-        dilate=0.36,
+        dilate=1.0,
         lr_points=0.1,
         lr_colors=0.005,
         sigma=0.0,

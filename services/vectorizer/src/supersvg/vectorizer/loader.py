@@ -191,7 +191,9 @@ def load_image(source: ImageInput, *, max_pixels: int = 64_000_000) -> np.ndarra
     except InvalidImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImageError("TOO_LARGE", str(exc)) from exc
+        raise InvalidImageError(
+            "TOO_LARGE", f"the image is over the pixel limit (decompression-bomb guard: {exc})"
+        ) from exc
     except Image.UnidentifiedImageError as exc:
         # The magic bytes matched but the header is unreadable: a cut-off file.
         raise InvalidImageError(

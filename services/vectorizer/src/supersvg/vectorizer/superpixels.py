@@ -237,9 +237,9 @@ def _weighted_kmeans(
         np.minimum(d2, ((x - x[i]) ** 2).sum(1), out=d2)
     c = np.array(centres)
     assign = np.zeros(n, dtype=np.int64)
-    for _ in range(iters):
-        new, _ = vq(x, c, check_finite=False)
-        if np.array_equal(new, assign) and _ > 0:
+    for step in range(iters):
+        new, _dist = vq(x, c, check_finite=False)
+        if step > 0 and np.array_equal(new, assign):
             break
         assign = new
         wsum = np.bincount(assign, weights=w, minlength=len(c))

@@ -77,6 +77,29 @@ def straight_segments(sub: np.ndarray) -> np.ndarray:
     return np.asarray((e1 <= tol) & (e2 <= tol))
 
 
+def _straight_many(subs: list[np.ndarray]) -> list[list[bool]]:
+    """:func:`straight_segments` for many subpaths in one vectorised pass."""
+    allp = np.concatenate([s[: 3 * (len(s) // 3)] for s in subs])
+    counts = np.array([len(s) // 3 for s in subs])
+    p0 = allp[0::3]
+    c1 = allp[1::3]
+    c2 = allp[2::3]
+    starts = np.cumsum(counts) - counts
+    nxt = np.arange(len(p0)) + 1
+    nxt[np.cumsum(counts) - 1] = starts  # the last segment returns to the ring's start
+    d = p0[nxt] - p0
+    tol = 1e-3 + 0.02 * np.abs(d).max(axis=1)
+    e1 = np.abs(c1 - (p0 + d / 3.0)).max(axis=1)
+    e2 = np.abs(c2 - (p0 + 2.0 * d / 3.0)).max(axis=1)
+    flat = ((e1 <= tol) & (e2 <= tol)).tolist()
+    out = []
+    pos = 0
+    for n in counts.tolist():
+        out.append(flat[pos : pos + n])
+        pos += n
+    return out
+
+
 def path_data(subpaths: Sequence[np.ndarray], precision: int = 1) -> str:
     """SVG ``d`` attribute for closed cubic subpaths (see :class:`VPath`).
 
@@ -86,12 +109,12 @@ def path_data(subpaths: Sequence[np.ndarray], precision: int = 1) -> str:
     scale = 10**precision
     em = _Emitter(precision)
     cx, cy = 0, 0
-    for sub in subpaths:
-        n = len(sub) // 3
-        if n == 0:
-            continue
-        arr = np.asarray(sub, dtype=np.float64)
-        straight = straight_segments(arr).tolist()
+    subs = [np.asarray(s, dtype=np.float64) for s in subpaths if len(s) >= 3]
+    if not subs:
+        return ""
+    flags = _straight_many(subs)
+    for arr, straight in zip(subs, flags, strict=True):
+        n = len(arr) // 3
         q = np.round(arr * scale).astype(np.int64)
         q = np.concatenate([q, q[:1]], axis=0).tolist()
         sx, sy = q[0]
