@@ -133,3 +133,19 @@ async def test_oversized_declared_body_refused_before_reading(client: httpx.Asyn
         assert r.status_code == 413
         assert r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
         assert r.headers["x-request-id"]
+
+
+async def test_unhandled_error_is_a_500_with_payload_and_request_id(tmp_path: Path) -> None:
+    app = create_app(GatewaySettings(signing_key="k" * 32), store=LocalArtifactStore(tmp_path))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("kaput")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://g") as c:
+        r = await c.get("/boom", headers={"X-Request-Id": "req-42"})
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "INTERNAL", "message": "internal error", "details": {}}}
+    assert r.headers["x-request-id"] == "req-42"
+    assert "kaput" not in r.text, "internal details are not leaked"

@@ -90,7 +90,20 @@ class RequestContextMiddleware:
             except BodyTooLargeError:
                 if status_holder["started"]:
                     raise
-                await self._too_large(send_wrapper)
+                await self._error(
+                    send_wrapper,
+                    413,
+                    "PAYLOAD_TOO_LARGE",
+                    f"the request is larger than {self.max_body_bytes} bytes",
+                    {"limit_bytes": self.max_body_bytes},
+                )
+            except Exception:
+                # Answer here rather than in Starlette's outer error middleware, so that a
+                # 500 carries the error payload and X-Request-Id like every other answer.
+                log.exception("unhandled error")
+                if status_holder["started"]:
+                    raise
+                await self._error(send_wrapper, 500, "INTERNAL", "internal error", {})
             finally:
                 span.set_attribute("http.status_code", int(status_holder["status"]))
                 log.info(
@@ -104,27 +117,22 @@ class RequestContextMiddleware:
                 )
                 request_id_var.reset(token)
 
-    async def _too_large(self, send: Any) -> None:
+    async def _error(
+        self, send: Any, status: int, code: str, message: str, details: dict[str, Any]
+    ) -> None:
         import json
 
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "PAYLOAD_TOO_LARGE",
-                    "message": f"the request is larger than {self.max_body_bytes} bytes",
-                    "details": {"limit_bytes": self.max_body_bytes},
-                }
-            }
-        ).encode()
+        body = json.dumps({"error": {"code": code, "message": message, "details": details}})
+        data = body.encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
+                    (b"content-length", str(len(data)).encode()),
                     (b"connection", b"close"),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": data})
