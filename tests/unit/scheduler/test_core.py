@@ -370,3 +370,30 @@ async def test_exit_cancelled_without_cancel_request_is_retried(
     specs = await ex.wait_launches(2)
     assert specs[1].job_id == job.job_id and specs[1].attempt == 2
     assert await state(s, job.job_id) == "running"
+
+
+async def test_restart_adopts_live_attempts_and_resumes_cancel(tmp_path: Path) -> None:
+    settings = SchedulerSettings(database_url=f"sqlite:///{tmp_path}/s.db")
+    artifacts = LocalArtifactStore(tmp_path / "a")
+    store = await open_store(settings.database_url)
+    ex1 = ScriptedExecutor()
+    s1 = Scheduler(settings, store, artifacts, ex1, "w:1")
+    await s1.start()
+    a, _ = await s1.submit(req(), "", "")
+    b, _ = await s1.submit(req(), "", "")
+    await ex1.wait_launches(2)
+    await s1.cancel("t", b.job_id)
+    await s1.stop()
+    ex2 = ScriptedExecutor(adopt=True)  # e.g. pods that outlived the scheduler
+    s2 = Scheduler(settings, store, artifacts, ex2, "w:1")
+    await s2.start()
+    try:
+        await asyncio.sleep(0.1)
+        assert ex2.launched == [], "adopted attempts are not started again"
+        assert [c[0] for c in ex2.cancelled] == [b.job_id]
+        spec_a = next(sp for sp in ex1.launched if sp.job_id == a.job_id)
+        await ex2.finish(spec_a, 1)  # the adopted attempt's outcome still counts
+        assert await state(s2, a.job_id) == "queued" or len(ex2.launched) == 1
+    finally:
+        await s2.stop()
+        await store.close()

@@ -192,6 +192,12 @@ class Scheduler:
             if await self.executor.adopt(self._spec(rec, rec.traceparent)):
                 self._active[rec.job_id] = rec.attempts
                 log.info("attempt adopted", extra={"job_id": rec.job_id})
+                if rec.state == "cancelling":  # the stop was asked before the restart
+                    self._spawn(
+                        self.executor.cancel(
+                            rec.job_id, rec.attempts, self.settings.cancel_grace_seconds
+                        )
+                    )
                 continue
             if rec.state == "cancelling":
                 await self._finish(rec, "cancelled", ("cancelling",))
