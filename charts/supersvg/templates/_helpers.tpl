@@ -175,20 +175,28 @@ fall back to the given value, or to a new random one.
 {{- .value }}
 {{- else if and $existing $existing.data (hasKey $existing.data .key) }}
 {{- index $existing.data .key | b64dec }}
+{{- else if .bytes }}
+{{- printf "%s%s" (default "" .prefix) (randBytes (int .bytes)) }}
 {{- else }}
-{{- randAlphaNum (int (default 32 .length)) }}
+{{- printf "%s%s" (default "" .prefix) (randAlphaNum (int (default 32 .length))) }}
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by every component: logging, tracing. */}}
+{{/*
+Logging and tracing environment: the common names of docs/contracts.md, and the same settings
+under the component's own prefix (each component's settings class reads its prefix).
+*/}}
 {{- define "supersvg.commonEnv" -}}
-- name: SUPERSVG_LOG_LEVEL
-  value: {{ .Values.logging.level | quote }}
-- name: SUPERSVG_LOG_FORMAT
-  value: {{ .Values.logging.format | quote }}
-{{- with .Values.tracing.otlpEndpoint }}
-- name: SUPERSVG_OTLP_ENDPOINT
+{{- $v := .root.Values }}
+{{- range $prefix := compact (list "SUPERSVG_" .prefix) }}
+- name: {{ $prefix }}LOG_LEVEL
+  value: {{ $v.logging.level | quote }}
+- name: {{ $prefix }}LOG_FORMAT
+  value: {{ $v.logging.format | quote }}
+{{- with $v.tracing.otlpEndpoint }}
+- name: {{ $prefix }}OTLP_ENDPOINT
   value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 
