@@ -51,7 +51,8 @@ def test_submit_wait_with_progress_and_download(stack: Any, tmp_path: Path) -> N
         assert seen[-1].status == "completed" and seen[-1].progress == 100
         progress = [j.progress for j in seen]
         assert progress == sorted(progress)
-        assert len({(j.status, j.progress) for j in seen}) == len(seen)
+        assert len({(j.status, j.progress, j.stage) for j in seen}) == len(seen)
+        assert any(j.stage for j in seen)  # the worker's stages came through
 
         res = api.result(job.job_id)
         assert 1 <= res.metrics["num_paths"] <= FAST["max_paths"]

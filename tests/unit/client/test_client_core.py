@@ -181,7 +181,8 @@ def test_job_and_result_parsing() -> None:
             "error": None,
         }
     )
-    assert job.progress == 42.0 and not job.done
+    assert job.progress == 42.0 and not job.done and job.stage is None
+    assert Job.from_json({"job_id": "j", "status": "running", "stage": "refine"}).stage == "refine"
     assert job.created_at == datetime(2026, 2, 28, 12, 0, tzinfo=UTC)
     assert job.started_at is not None and job.finished_at is None
     assert Job.from_json({"job_id": "j", "status": "cancelling"}).progress == 0.0

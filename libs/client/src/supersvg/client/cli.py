@@ -148,11 +148,16 @@ class _Progress:
 
     def __call__(self, job: Job) -> None:
         if self._bar is not None:
-            self._bar.set_description(job.status)
+            self._bar.set_description(f"{job.status} {job.stage or ''}".strip())
             self._bar.n = min(100.0, job.progress)
             self._bar.refresh()
         else:
-            print(f"{job.job_id} {job.status} {job.progress:.0f}%", file=self._stream, flush=True)
+            stage = f" ({job.stage})" if job.stage and job.stage != job.status else ""
+            print(
+                f"{job.job_id} {job.status} {job.progress:.0f}%{stage}",
+                file=self._stream,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -242,18 +242,18 @@ class Client(_Base):
     ) -> Job:
         """Poll until the job reaches a final status and return it (whatever that status is).
 
-        ``on_progress(job)`` is called on the first poll and whenever status or progress
-        changes. Raises :class:`WaitTimeout` after ``timeout`` seconds (None: no limit).
+        ``on_progress(job)`` is called on the first poll and whenever status, progress or
+        stage changes. Raises :class:`WaitTimeout` after ``timeout`` seconds (None: no limit).
         """
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0")
         deadline = None if timeout is None else time.monotonic() + timeout
-        last: tuple[str, float] | None = None
+        last: tuple[str, float, str | None] | None = None
         while True:
             job = self.get(job_id)
-            if on_progress is not None and (job.status, job.progress) != last:
+            if on_progress is not None and (job.status, job.progress, job.stage) != last:
                 on_progress(job)
-            last = (job.status, job.progress)
+            last = (job.status, job.progress, job.stage)
             if job.done:
                 return job
             if deadline is not None:
@@ -443,14 +443,14 @@ class AsyncClient(_Base):
             raise ValueError("poll_interval must be > 0")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        last: tuple[str, float] | None = None
+        last: tuple[str, float, str | None] | None = None
         while True:
             job = await self.get(job_id)
-            if on_progress is not None and (job.status, job.progress) != last:
+            if on_progress is not None and (job.status, job.progress, job.stage) != last:
                 outcome = on_progress(job)
                 if asyncio.iscoroutine(outcome):
                     await outcome
-            last = (job.status, job.progress)
+            last = (job.status, job.progress, job.stage)
             if job.done:
                 return job
             if deadline is not None:

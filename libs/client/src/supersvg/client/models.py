@@ -36,6 +36,8 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: dict[str, Any] | None = None
+    #: What the worker is doing now (e.g. ``superpixels``, ``refine``), when the server says.
+    stage: str | None = None
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -63,6 +65,7 @@ class Job:
             started_at=parse_time(data.get("started_at")),
             finished_at=parse_time(data.get("finished_at")),
             error=error,
+            stage=str(data["stage"]) if data.get("stage") else None,
             raw=dict(data),
         )
 
