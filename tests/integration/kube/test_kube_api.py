@@ -232,6 +232,15 @@ def test_custom_resources_are_validated_and_defaulted(kube_api: KubeCluster) -> 
     body = json.loads(invalid.value.body)
     assert body["reason"] == "Invalid"
     assert "spec.config.maxPaths" in body["message"]
+    # Custom resources take merge patches only (no strategic merge, as on a real server).
+    with pytest.raises(ApiException) as unsupported:
+        custom.patch_namespaced_custom_object(
+            *args,
+            "ok",
+            {"spec": {"cancel": True}},
+            _content_type="application/strategic-merge-patch+json",
+        )
+    assert unsupported.value.status == 415
     # The status subresource is served for the CRD as declared.
     custom.patch_namespaced_custom_object_status(*args, "ok", {"status": {"phase": "Running"}})
     assert custom.get_namespaced_custom_object(*args, "ok")["status"]["phase"] == "Running"

@@ -52,8 +52,14 @@ _CANONICAL = {
     405: "MethodNotAllowed",
     409: "Conflict",
     410: "Gone",
+    415: "UnsupportedMediaType",
     422: "Invalid",
     500: "InternalError",
+}
+_PATCH_TYPES = {
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
 }
 _ALL_VERBS = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
@@ -66,6 +72,10 @@ class ApiError(kmock.KubernetesError):
     reason: str | None = None
     message: str | None = None
     details: Any | None = None
+
+
+def _gvp(res: Any) -> tuple[str, str, str]:
+    return (res.group, res.version, res.plural)
 
 
 def _now() -> str:
@@ -464,7 +474,20 @@ class KubeApi(kmock.KubernetesEmulator):
             new = copy.deepcopy(body)
             claimed = (body.get("metadata") or {}).get("resourceVersion")
         else:
-            content_type = request.headers.get("Content-Type", "")
+            content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+            is_custom = Resource(*_gvp(request.resource)) in self._schemas
+            if content_type == "application/json-patch+json" and not isinstance(body, list):
+                raise ApiError(400, "BadRequest", "a JSON patch must be a JSON array")
+            if content_type == "application/strategic-merge-patch+json" and is_custom:
+                # As the API server: custom resources have no patch strategies.
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    "strategic merge patch is not supported for custom resources; "
+                    "use application/merge-patch+json",
+                )
+            if content_type not in _PATCH_TYPES:
+                raise ApiError(415, "UnsupportedMediaType", f"unsupported patch: {content_type}")
             if isinstance(body, list):
                 try:
                     new = jsonpatch.apply_patch(copy.deepcopy(old), body)
@@ -475,7 +498,7 @@ class KubeApi(kmock.KubernetesEmulator):
                     raise ApiError(422, "Invalid", message) from None
                 claimed = None
             elif isinstance(body, dict):
-                del content_type  # merge and strategic merge both merge maps, replace lists
+                # Merge and strategic merge both merge maps; lists are replaced whole here.
                 obj = kmock.Object(copy.deepcopy(old))
                 obj.patch(copy.deepcopy(body))
                 new = copy.deepcopy(obj.raw)

@@ -1,0 +1,1 @@
+"""The SuperSVG operator: VectorizeJob -> worker pod -> status (kopf)."""

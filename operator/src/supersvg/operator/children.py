@@ -1,0 +1,175 @@
+"""The worker pod of one VectorizeJob attempt (a pure function of the job and settings)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from supersvg.operator.model import (
+    ANNOTATION_TRACEPARENT,
+    LABEL_ATTEMPT,
+    LABEL_JOB,
+    LABEL_MANAGED_BY,
+    LABEL_OWNER_UID,
+    MANAGER,
+    spec_with_defaults,
+    valid_traceparent,
+)
+from supersvg.operator.settings import OperatorSettings
+
+__all__ = ["CONTAINER", "build_pod", "pod_name", "worker_config"]
+
+CONTAINER = "worker"
+
+
+def pod_name(job_name: str, attempt: int) -> str:
+    """Deterministic: re-creating the same attempt's pod is a 409, never a duplicate."""
+    return f"{job_name}-{attempt}"
+
+
+def worker_config(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``SUPERSVG_JOB_CONFIG`` as docs/contracts.md defines it (snake_case keys)."""
+    config = spec["config"]
+    return {
+        "max_paths": config["maxPaths"],
+        "num_iterations": config["numIterations"],
+        "preset": config["preset"],
+        "seed": config["seed"],
+        "output_format": config["outputFormat"],
+    }
+
+
+def _env(
+    job: Mapping[str, Any], spec: Mapping[str, Any], attempt: int, settings: OperatorSettings
+) -> list[dict[str, Any]]:
+    meta = job["metadata"]
+    env: list[dict[str, Any]] = [
+        {"name": "SUPERSVG_JOB_ID", "value": spec.get("jobId") or meta["name"]},
+        {"name": "SUPERSVG_JOB_INPUT_KEY", "value": spec["input"]["key"]},
+        {"name": "SUPERSVG_JOB_OUTPUT_PREFIX", "value": spec["output"]["prefix"]},
+        {"name": "SUPERSVG_JOB_CONFIG", "value": json.dumps(worker_config(spec), sort_keys=True)},
+        {"name": "SUPERSVG_JOB_ATTEMPT", "value": str(spec["firstAttempt"] + attempt - 1)},
+        {"name": "SUPERSVG_DEVICE", "value": spec["device"]},
+        # A read-only root filesystem: libraries that cache under $HOME write to /tmp.
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    bucket = spec["output"].get("bucket") or spec["input"].get("bucket")
+    if bucket:
+        # Explicit env wins over envFrom, so the job's bucket overrides the configured one.
+        env.append({"name": "SUPERSVG_S3_BUCKET", "value": bucket})
+    token_ref = spec.get("workerTokenSecretRef")
+    scheduler = spec.get("schedulerAddr") or (settings.scheduler_addr if token_ref else "")
+    if scheduler:
+        env.append({"name": "SUPERSVG_SCHEDULER_ADDR", "value": scheduler})
+    if token_ref:
+        env.append(
+            {
+                "name": "SUPERSVG_WORKER_TOKEN",
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": token_ref["name"],
+                        "key": token_ref.get("key", "token"),
+                    }
+                },
+            }
+        )
+    traceparent = (meta.get("annotations") or {}).get(ANNOTATION_TRACEPARENT)
+    if valid_traceparent(traceparent):
+        env.append({"name": "TRACEPARENT", "value": traceparent})
+    return env
+
+
+def build_pod(job: Mapping[str, Any], attempt: int, settings: OperatorSettings) -> dict[str, Any]:
+    """The pod for ``attempt`` (from 1) of ``job``, owned by it."""
+    meta = job["metadata"]
+    spec = spec_with_defaults(job.get("spec") or {}, settings.gpu_resource)
+    resources = spec["resources"]
+    wants_gpu = any(
+        settings.gpu_resource in (resources.get(kind) or {}) for kind in ("limits", "requests")
+    )
+    env_from: list[dict[str, Any]] = []
+    if settings.storage_configmap:
+        env_from.append({"configMapRef": {"name": settings.storage_configmap}})
+    if settings.storage_secret:
+        env_from.append({"secretRef": {"name": settings.storage_secret}})
+    tolerations = list(spec.get("tolerations") or [])
+    if wants_gpu and not any(t.get("key") == settings.gpu_resource for t in tolerations):
+        # GPU node pools are commonly tainted with the resource name (EKS, GKE).
+        tolerations.append(
+            {"key": settings.gpu_resource, "operator": "Exists", "effect": "NoSchedule"}
+        )
+    uid = settings.run_as_user
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.get("image") or settings.worker_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["supersvg-worker"],
+        "env": _env(job, spec, attempt, settings),
+        "resources": resources,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        # The worker's last log lines become the failure message when it writes none.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    if env_from:
+        container["envFrom"] = env_from
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": uid,
+            "runAsGroup": uid,
+            "fsGroup": uid,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    node_selector = {**settings.node_selector, **(spec.get("nodeSelector") or {})}
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    if spec.get("affinity"):
+        pod_spec["affinity"] = spec["affinity"]
+    if spec.get("priorityClassName"):
+        pod_spec["priorityClassName"] = spec["priorityClassName"]
+    if settings.worker_service_account:
+        pod_spec["serviceAccountName"] = settings.worker_service_account
+    labels = {
+        LABEL_MANAGED_BY: MANAGER,
+        LABEL_OWNER_UID: meta["uid"],
+        LABEL_ATTEMPT: str(attempt),
+    }
+    if len(meta["name"]) <= 63:
+        labels[LABEL_JOB] = meta["name"]
+    annotations = {}
+    traceparent = (meta.get("annotations") or {}).get(ANNOTATION_TRACEPARENT)
+    if valid_traceparent(traceparent):
+        annotations[ANNOTATION_TRACEPARENT] = traceparent
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(meta["name"], attempt),
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": pod_spec,
+    }
+    # Owner reference (garbage collection with the job) and the job's namespace.
+    kopf.adopt(pod, owner=dict(job))  # type: ignore[arg-type]
+    # adopt() copies the owner's labels too; ours must win over any user label.
+    pod["metadata"]["labels"].update(labels)
+    return pod
