@@ -397,3 +397,26 @@ async def test_restart_adopts_live_attempts_and_resumes_cancel(tmp_path: Path) -
     finally:
         await s2.stop()
         await store.close()
+
+
+async def test_bootstrap_token_and_secret_validation(tmp_path: Path) -> None:
+    from supersvg.common.settings import ConfigurationError
+
+    settings = SchedulerSettings(
+        database_url=f"sqlite:///{tmp_path}/s.db",
+        bootstrap_tenant="ops",
+        bootstrap_token="ssvg_from_a_secret",
+    )
+    store = await open_store(settings.database_url)
+    for _ in range(2):  # idempotent across restarts
+        s = Scheduler(settings, store, LocalArtifactStore(tmp_path / "a"), ScriptedExecutor(), "")
+        await s.start()
+        assert (await s.authenticate("ssvg_from_a_secret")).tenant_id == "ops"
+        await s.stop()
+    assert len(await store.list_tokens("ops")) == 1
+    await store.close()
+    with pytest.raises(ConfigurationError, match="CALLBACK_SECRET"):
+        SchedulerSettings.from_env(callback_secret="not-a-secret")
+    with pytest.raises(ConfigurationError):
+        SchedulerSettings.from_env(callback_secret="whsec_!!!")
+    SchedulerSettings.from_env(callback_secret="whsec_" + "QUJD" * 8)

@@ -48,6 +48,7 @@ from supersvg.scheduler.store import (
     JobRecord,
     JobStore,
     TenantRecord,
+    TokenRecord,
 )
 
 __all__ = [
@@ -141,6 +142,7 @@ class Scheduler:
         if applied:
             log.info("migrations applied", extra={"versions": applied})
         await asyncio.to_thread(self.artifacts.check)
+        await self._bootstrap_token()
         await self.executor.start()
         await self._recover()
         self._tasks = [
@@ -185,6 +187,20 @@ class Scheduler:
         task = asyncio.create_task(coro)
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
+
+    async def _bootstrap_token(self) -> None:
+        """Ensure the configured bootstrap token exists (idempotent; rotating it adds one)."""
+        token, tenant = self.settings.bootstrap_token, self.settings.bootstrap_tenant
+        if not token:
+            return
+        digest = hash_token(token)
+        if await self.store.token_by_hash(digest) is not None:
+            return
+        if await self.store.get_tenant(tenant) is None:
+            await self.store.upsert_tenant(TenantRecord(tenant))
+        rec = TokenRecord(f"tok_boot_{digest[:8]}", tenant, "bootstrap", time.time())
+        await self.store.create_token(rec, digest)
+        log.info("bootstrap token created", extra={"tenant_id": tenant, "token_id": rec.token_id})
 
     async def _recover(self) -> None:
         """Resume after a restart: adopt live attempts, requeue the rest."""

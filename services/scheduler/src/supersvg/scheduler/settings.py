@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import shlex
 import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
@@ -53,6 +54,22 @@ class SchedulerSettings(ComponentSettings):
     worker_device: str = "auto"
     #: Local executor: one log file per attempt here (empty: inherit stderr).
     worker_log_dir: str = ".data/logs"
+    #: An API token (and its tenant) ensured on every start, e.g. from a Kubernetes Secret.
+    bootstrap_tenant: str = "default"
+    bootstrap_token: str = ""
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _whsec(cls, value: str) -> str:
+        if value:
+            raw = value.removeprefix("whsec_")
+            try:
+                key = base64.b64decode(raw, validate=True)
+            except ValueError:
+                key = b""
+            if not value.startswith("whsec_") or len(key) < 16:
+                raise ValueError("must be whsec_<base64 of at least 16 bytes>")
+        return value
 
     def worker_argv(self) -> list[str]:
         if self.worker_command:
