@@ -169,6 +169,19 @@ def _labels_match(labels: Mapping[str, str], terms: list[tuple[str, str, tuple[s
     return True
 
 
+def _age(timestamp: str) -> str:
+    """A creation time as kubectl shows ages: 5s, 3m, 2h, 4d."""
+    try:
+        then = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    seconds = max(0, int((datetime.datetime.now(tz=datetime.UTC) - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _field(obj: Mapping[str, Any], path: str) -> Any:
     cur: Any = obj
     for part in path.split("."):
@@ -209,6 +222,7 @@ class KubeApi(kmock.KubernetesEmulator):
     _outcomes: dict[int, tuple[int, Any]] = attrs.field(factory=dict, init=False)
     _closing: bool = attrs.field(default=False, init=False)
     _schemas: dict[Any, CrdSchema] = attrs.field(factory=dict, init=False)
+    _columns: dict[Any, list[dict[str, Any]]] = attrs.field(factory=dict, init=False)
 
     NAMESPACES_PATH: ClassVar[re.Pattern[str]] = re.compile(
         r"^/api/v1/namespaces(/[^/]+)?(/status)?/?$"
@@ -242,6 +256,7 @@ class KubeApi(kmock.KubernetesEmulator):
                 continue
             key = Resource(spec["group"], version["name"], names["plural"])
             self._schemas[key] = CrdSchema(crd, version["name"])
+            self._columns[key] = list(version.get("additionalPrinterColumns") or [])
             self.declare(
                 ResourceSpec(
                     f"{spec['group']}/{version['name']}/{names['plural']}",
@@ -629,6 +644,8 @@ class KubeApi(kmock.KubernetesEmulator):
             raise self._not_found(request)
         if request.subresource not in (None, "status"):
             raise ApiError(404, "NotFound", f"subresource {request.subresource} is not served")
+        if self._wants_table(request):
+            return self._table(request.resource, [body], self._rv)
         return body
 
     async def _serve_list(self, request: rendering.Request) -> Any:
@@ -645,6 +662,8 @@ class KubeApi(kmock.KubernetesEmulator):
             ]
             rv = self._rv
         items.sort(key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
+        if self._wants_table(request):
+            return self._table(res, items, rv)
         return {
             "apiVersion": f"{res.group}/{res.version}" if res.group else res.version,
             "kind": f"{info.kind}List",
@@ -710,6 +729,57 @@ class KubeApi(kmock.KubernetesEmulator):
                 await asyncio.wait_for(tick.wait(), remaining)
             except TimeoutError:
                 return
+
+    @staticmethod
+    def _wants_table(request: rendering.Request) -> bool:
+        return "as=Table" in request.headers.get("Accept", "")
+
+    def _table(self, res: Any, items: list[dict[str, Any]], rv: int) -> dict[str, Any]:
+        """A meta.k8s.io/v1 Table (what `kubectl get` prints), with the CRD's columns."""
+        columns = self._columns.get(Resource(*_gvp(res)), [])
+        if not columns:
+            columns = [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+        definitions = [{"name": "Name", "type": "string", "format": "name", "priority": 0}]
+        for col in columns:
+            definitions.append(
+                {
+                    "name": col["name"],
+                    "type": col.get("type", "string"),
+                    "format": col.get("format", ""),
+                    "description": col.get("description", ""),
+                    "priority": col.get("priority", 0),
+                }
+            )
+        rows = []
+        for item in items:
+            cells: list[Any] = [item["metadata"]["name"]]
+            for col in columns:
+                value = _field(item, col["jsonPath"].lstrip("."))
+                if col.get("type") == "date" and value:
+                    value = _age(str(value))
+                cells.append(value)
+            partial = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": item["metadata"],
+            }
+            rows.append({"cells": cells, "object": partial})
+        return {
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": str(rv)},
+            "columnDefinitions": definitions,
+            "rows": rows,
+        }
+
+    async def _serve_version(self, request: rendering.Request) -> Any:
+        # kmock repeats short names on subresources ("vj" would be ambiguous for kubectl).
+        payload = await super()._serve_version(request)
+        for entry in payload.get("resources", []):
+            if "/" in entry["name"]:
+                entry["shortNames"], entry["categories"], entry["singularName"] = [], [], ""
+                entry["verbs"] = ["get", "patch", "update"]
+        return payload
 
     @staticmethod
     def _event_key(res: Any, event: Mapping[str, Any]) -> Any:
