@@ -74,9 +74,9 @@ def test_403_permission_denied_on_a_forged_result_link(stack: Any) -> None:
 
 
 def test_404_not_found_and_other_tenants_jobs_are_invisible(stack: Any, tmp_path: Path) -> None:
-    api = Client(stack.base_url, stack.token, retry=NO_RETRY)
-    with api, pytest.raises(NotFound) as info:
-        api.get(UNKNOWN_JOB)
+    with Client(stack.base_url, stack.token, retry=NO_RETRY) as api:
+        with pytest.raises(NotFound) as info:
+            api.get(UNKNOWN_JOB)
         _check(info.value, 404)
         job = api.submit(shapes_png(tmp_path / "b.png", 16, 16), max_paths=4, num_iterations=0)
     with Client(stack.base_url, stack.tokens["tenant-b"], retry=NO_RETRY) as other:
@@ -106,9 +106,9 @@ def test_413_payload_too_large(stack: Any) -> None:
 
 
 def test_422_unprocessable_media_and_config(stack: Any, tmp_path: Path) -> None:
-    api = Client(stack.base_url, stack.token, retry=NO_RETRY)
-    with api, pytest.raises(Unprocessable) as media:
-        api.submit(b"GIF89a not what we take", filename="x.gif")
+    with Client(stack.base_url, stack.token, retry=NO_RETRY) as api:
+        with pytest.raises(Unprocessable) as media:
+            api.submit(b"GIF89a not what we take", filename="x.gif")
         _check(media.value, 422)
         with pytest.raises(Unprocessable) as config:
             api.submit(shapes_png(tmp_path / "d.png", 16, 16), max_paths=-3)
