@@ -4,7 +4,7 @@
     supersvg-scheduler migrate                          # apply database migrations
     supersvg-scheduler tokens create --tenant T [--name N] [--rate-limit R] [--max-active-jobs M]
     supersvg-scheduler tokens list [--tenant T]
-    supersvg-scheduler tokens revoke TOKEN_ID
+    supersvg-scheduler tokens revoke TOKEN_ID | --tenant T
 
 The token commands use the database named by SUPERSVG_SCHEDULER_DATABASE_URL directly.
 """
@@ -41,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print JSON")
     lst = tokens.add_parser("list", help="list tokens (never their secrets)")
     lst.add_argument("--tenant")
-    revoke = tokens.add_parser("revoke", help="revoke a token by id")
-    revoke.add_argument("token_id")
+    revoke = tokens.add_parser("revoke", help="revoke a token by id, or all of a tenant's")
+    revoke.add_argument("token_id", nargs="?")
+    revoke.add_argument("--tenant", help="revoke every active token of this tenant")
     return p
 
 
@@ -78,11 +79,19 @@ async def _tokens(settings: SchedulerSettings, args: argparse.Namespace) -> int:
                 state = "revoked" if t.revoked_at else "active"
                 print(f"{t.token_id}\t{t.tenant_id}\t{state}\t{t.name}")
             return 0
-        ok = await store.revoke_token(args.token_id, time.time())
-        if not ok:
-            print(f"error: no active token {args.token_id}", file=sys.stderr)
+        if bool(args.token_id) == bool(args.tenant):
+            print("error: give a TOKEN_ID or --tenant (not both)", file=sys.stderr)
+            return 2
+        if args.tenant:
+            ids = [t.token_id for t in await store.list_tokens(args.tenant) if not t.revoked_at]
+        else:
+            ids = [args.token_id]
+        revoked = [i for i in ids if await store.revoke_token(i, time.time())]
+        if not revoked:
+            print("error: no matching active token", file=sys.stderr)
             return 1
-        print(f"revoked {args.token_id}")
+        for token_id in revoked:
+            print(f"revoked {token_id}")
         return 0
     finally:
         await store.close()
