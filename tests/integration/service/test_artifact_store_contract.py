@@ -79,3 +79,12 @@ def test_presigned_urls(store: ArtifactStore) -> None:
         assert httpx.get(url).content == b"<svg/>"
     else:
         assert url is None  # the gateway signs its own links for the local folder
+
+
+def test_list_folders(store: ArtifactStore) -> None:
+    assert store.list_folders("jobs/") == []
+    store.put("jobs/job_a/input", b"1")
+    store.put("jobs/job_a/output.svg", b"2")
+    store.put("jobs/job_b/input", b"3")
+    assert store.list_folders("jobs/") == ["job_a", "job_b"]
+    assert store.list_folders("jobs") == ["job_a", "job_b"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -420,3 +421,18 @@ async def test_bootstrap_token_and_secret_validation(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         SchedulerSettings.from_env(callback_secret="whsec_!!!")
     SchedulerSettings.from_env(callback_secret="whsec_" + "QUJD" * 8)
+
+
+async def test_orphaned_uploads_are_swept(env: tuple[Scheduler, ScriptedExecutor]) -> None:
+    from supersvg.common.ids import job_id_time, ulid
+
+    s, ex = env
+    ex._capacity = 0
+    old_orphan = "job_" + ulid(int((time.time() - 7200) * 1000))
+    young_orphan = "job_" + ulid()
+    job, _ = await s.submit(req(), "", "")
+    assert abs(job_id_time(job.job_id) - time.time()) < 60
+    for name in (old_orphan, young_orphan, job.job_id):
+        s.artifacts.put(f"jobs/{name}/input", b"x")
+    assert await s.sweep_orphans(time.time()) == 1
+    assert s.artifacts.list_folders("jobs/") == sorted([young_orphan, job.job_id])

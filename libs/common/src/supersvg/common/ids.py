@@ -6,7 +6,7 @@ import re
 import secrets
 import time
 
-__all__ = ["JOB_ID_RE", "is_job_id", "new_job_id", "ulid"]
+__all__ = ["JOB_ID_RE", "is_job_id", "job_id_time", "new_job_id", "ulid"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 JOB_ID_RE = re.compile(r"^job_[0-9A-HJKMNP-TV-Z]{26}$")
@@ -29,3 +29,13 @@ def new_job_id() -> str:
 
 def is_job_id(value: str) -> bool:
     return bool(JOB_ID_RE.match(value))
+
+
+def job_id_time(job_id: str) -> float:
+    """Creation time (unix seconds) encoded in a job id's ULID."""
+    if not is_job_id(job_id):
+        raise ValueError(f"not a job id: {job_id!r}")
+    ms = 0
+    for ch in job_id[4:14]:
+        ms = ms * 32 + _ALPHABET.index(ch)
+    return ms / 1000.0

@@ -7,6 +7,7 @@ interface is synchronous (the minio client is); async callers use ``asyncio.to_t
 from __future__ import annotations
 
 import abc
+import builtins
 import io
 import os
 import re
@@ -110,6 +111,10 @@ class ArtifactStore(abc.ABC):
         """Keys under ``prefix``, sorted."""
 
     @abc.abstractmethod
+    def list_folders(self, prefix: str) -> builtins.list[str]:
+        """Names of the immediate "folders" under ``prefix`` (e.g. job ids under ``jobs/``)."""
+
+    @abc.abstractmethod
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix``; returns how many were deleted."""
 
@@ -182,6 +187,12 @@ class LocalArtifactStore(ArtifactStore):
                 if rel.startswith(prefix):
                     out.append(rel)
         return sorted(out)
+
+    def list_folders(self, prefix: str) -> builtins.list[str]:
+        base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir())
 
     def delete_prefix(self, prefix: str) -> int:
         keys = self.list(prefix)
@@ -264,6 +275,11 @@ class S3ArtifactStore(ArtifactStore):
     def list(self, prefix: str) -> list[str]:
         objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
         return sorted(str(o.object_name) for o in objects)
+
+    def list_folders(self, prefix: str) -> builtins.list[str]:
+        prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        objects = self.client.list_objects(self.bucket, prefix=prefix, recursive=False)
+        return sorted(str(o.object_name)[len(prefix) :].rstrip("/") for o in objects if o.is_dir)
 
     def delete_prefix(self, prefix: str) -> int:
         from minio.deleteobjects import DeleteObject

@@ -28,7 +28,7 @@ from typing import Any
 import grpc
 from opentelemetry import trace
 
-from supersvg.common.ids import is_job_id, ulid
+from supersvg.common.ids import is_job_id, job_id_time, ulid
 from supersvg.common.storage import ArtifactNotFoundError, ArtifactStore
 from supersvg.common.tracing import extract_context, traceparent
 from supersvg.common.webhooks import signature_headers
@@ -134,6 +134,7 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._last_orphan_sweep = 0.0
         executor.set_outcome_handler(self._on_outcome)
 
     # ------------------------------------------------------------------ life cycle
@@ -716,4 +717,19 @@ class Scheduler:
             ("expired",), now - 2 * self.settings.retention_seconds
         ):
             await self.store.delete_job(rec.job_id)
+        if now - self._last_orphan_sweep >= self.settings.orphan_grace_seconds:
+            self._last_orphan_sweep = now
+            await self.sweep_orphans(now)
         return expired
+
+    async def sweep_orphans(self, now: float) -> int:
+        """Delete uploads that never became jobs (older than the grace period)."""
+        removed = 0
+        for name in await asyncio.to_thread(self.artifacts.list_folders, "jobs/"):
+            if not is_job_id(name) or now - job_id_time(name) < self.settings.orphan_grace_seconds:
+                continue
+            if await self.store.get_job(name) is None:
+                await asyncio.to_thread(self.artifacts.delete_prefix, f"jobs/{name}/")
+                removed += 1
+                log.info("orphaned upload deleted", extra={"job_id": name})
+        return removed

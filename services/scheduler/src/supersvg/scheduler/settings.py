@@ -41,6 +41,9 @@ class SchedulerSettings(ComponentSettings):
     retention_seconds: float = Field(default=7 * 24 * 3600, gt=0)
     #: How often the retention sweep runs.
     retention_interval_seconds: float = Field(default=300.0, gt=0)
+    #: Uploads without a job (a gateway died between upload and submit) older than this
+    #: are deleted by the retention sweep (checked at most once per this period).
+    orphan_grace_seconds: float = Field(default=3600.0, gt=0)
     #: Standard Webhooks secret (``whsec_<base64>``); callbacks are refused when empty.
     callback_secret: str = ""
     #: Allow callbacks to loopback/private/link-local addresses (tests, trusted networks).
