@@ -241,6 +241,8 @@ def test_trace_id_spans_gateway_scheduler_worker(stack: Stack, client: httpx.Cli
     assert trace_id in stack.worker_logs(job_id)
     sched = [json.loads(x) for x in stack.log("scheduler").splitlines() if job_id in x]
     assert any(rec.get("trace_id") == trace_id for rec in sched)
+    queued = next(rec for rec in sched if rec["message"] == "job queued")
+    assert queued["request_id"] == r.headers["x-request-id"], "request ids reach the scheduler"
     gw = [json.loads(x) for x in stack.log("gateway").splitlines() if job_id in x]
     assert any(rec.get("trace_id") == trace_id and rec.get("request_id") for rec in gw)
 

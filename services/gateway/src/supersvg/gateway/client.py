@@ -13,6 +13,7 @@ from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.tracing import inject_context
 from supersvg.gateway.errors import ApiError
+from supersvg.gateway.middleware import request_id_var
 
 __all__ = ["SchedulerClient", "map_rpc_error"]
 
@@ -86,10 +87,12 @@ class SchedulerClient:
 
     async def call(self, name: str, request: Any) -> Any:
         method = getattr(self.stub, name)
+        metadata = list(inject_context().items())
+        rid = request_id_var.get()
+        if rid:
+            metadata.append(("x-request-id", rid))
         try:
-            return await method(
-                request, timeout=self.timeout_s, metadata=tuple(inject_context().items())
-            )
+            return await method(request, timeout=self.timeout_s, metadata=tuple(metadata))
         except grpc.aio.AioRpcError as exc:
             raise map_rpc_error(exc) from None
 

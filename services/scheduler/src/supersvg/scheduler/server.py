@@ -15,7 +15,7 @@ from supersvg.common.storage import create_store
 from supersvg.common.tracing import configure_tracing
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.executors.base import Executor
-from supersvg.scheduler.servicer import SchedulerServicer
+from supersvg.scheduler.servicer import RequestIdLogFilter, SchedulerServicer
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
 
@@ -76,6 +76,8 @@ async def start_scheduler(
 
 async def serve(settings: SchedulerSettings) -> None:
     configure_logging("scheduler", settings.log_level, settings.log_format)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdLogFilter())
     configure_tracing("supersvg-scheduler", settings.otlp_endpoint)
     running = await start_scheduler(settings)
     stop = asyncio.Event()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,9 +18,23 @@ from supersvg.common.tracing import current_trace_id, extract_context, tracepare
 from supersvg.scheduler.core import Scheduler, SchedulerError, SubmitRequest
 from supersvg.scheduler.store import JobRecord
 
-__all__ = ["ERROR_CODE_KEY", "SchedulerServicer", "job_to_pb"]
+__all__ = ["ERROR_CODE_KEY", "RequestIdLogFilter", "SchedulerServicer", "job_to_pb"]
 
 ERROR_CODE_KEY = "supersvg-error-code"
+#: The gateway's X-Request-Id of the RPC being served (gRPC metadata ``x-request-id``).
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Adds the calling request's id to log records made while serving an RPC."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id_var.get()
+        if rid and not hasattr(record, "request_id"):
+            record.request_id = rid
+        return True
+
+
 tracer = trace.get_tracer("supersvg.scheduler")
 
 
@@ -102,7 +118,9 @@ class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
         self.scheduler = scheduler
 
     def _span(self, name: str, context: grpc.aio.ServicerContext) -> Any:
-        parent = extract_context(metadata_to_carrier(context.invocation_metadata()))
+        carrier = metadata_to_carrier(context.invocation_metadata())
+        request_id_var.set(carrier.get("x-request-id", "")[:128])  # task-local per RPC
+        parent = extract_context(carrier)
         return tracer.start_as_current_span(f"SchedulerService/{name}", context=parent)
 
     async def SubmitJob(
