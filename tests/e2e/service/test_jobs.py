@@ -110,10 +110,12 @@ def test_idempotency_concurrent_duplicate_conflicts(stack: Stack, client: httpx.
         "Content-Type: image/png\r\n\r\n"
     ).encode()
     release = threading.Event()
+    sent_head = threading.Event()
 
     def slow_body() -> Iterator[bytes]:
         yield head
         yield image[:100]
+        sent_head.set()
         release.wait(20)  # keep the first request in flight
         yield image[100:]
         yield f"\r\n--{boundary}--\r\n".encode()
@@ -127,7 +129,8 @@ def test_idempotency_concurrent_duplicate_conflicts(stack: Stack, client: httpx.
         first = pool.submit(
             c2.post, f"{stack.base_url}{JOBS}", content=slow_body(), headers=headers
         )
-        time.sleep(1.0)
+        assert sent_head.wait(20)
+        time.sleep(1.5)  # the gateway has authenticated the first request and holds its key
         second = submit(client, stack, FAST, image=image, headers={"Idempotency-Key": key})
         release.set()
         r1 = first.result(timeout=30)
