@@ -12,6 +12,7 @@ import httpx
 import resvg_py
 from PIL import Image
 
+from supersvg.gateway.signing import sign_artifact
 from tests.e2e.service.conftest import assert_error, png_bytes, submit, wait_status
 from tests.support.stack import Stack
 
@@ -96,11 +97,6 @@ def test_signed_links_refuse_tampering_and_expiry(stack: Stack, client: httpx.Cl
     other = base.replace("output.svg", "preview.png")
     assert_error(client.get(other, params=q), 403, "INVALID_SIGNATURE")
     # A correctly signed but expired link (signed with the stack's key).
-    import sys
-
-    sys.path.insert(0, "services/gateway/src")
-    from supersvg.gateway.signing import sign_artifact
-
     key = f"jobs/{job_id}/output.svg"
     past = int(time.time()) - 5
     expired_sig = sign_artifact(stack.signing_key.encode(), key, past)
