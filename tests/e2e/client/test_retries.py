@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from supersvg.client import (
     ServerError,
     TransportFailed,
     Unavailable,
+    Unprocessable,
 )
 from tests.e2e.client.faultproxy import Fault, FaultProxy, fault_proxy
 from tests.e2e.client.images import shapes_png
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.timeout(300)
 
 SUBMIT = "/api/v1/vectorize/jobs"
 QUICK = RetryPolicy(max_retries=5, backoff_base=0.05, backoff_max=0.2)
+NO_RETRY = RetryPolicy(max_retries=0)
 
 
 @pytest.fixture
@@ -127,3 +130,17 @@ def test_unreachable_server_raises_transport_failed_after_retries() -> None:
     with api, pytest.raises(TransportFailed) as info:
         api.health()
     assert info.value.status is None and "ConnectError" in info.value.message
+
+
+def test_explicit_idempotency_key_replays_and_refuses_another_request(
+    stack: Any, tmp_path: Path
+) -> None:
+    key = f"resubmit-{uuid.uuid4()}"
+    image = shapes_png(tmp_path / "i.png", 24, 24)
+    with Client(stack.base_url, stack.token, retry=NO_RETRY) as api:
+        first = api.submit(image, max_paths=4, num_iterations=0, idempotency_key=key)
+        again = api.submit(image, max_paths=4, num_iterations=0, idempotency_key=key)
+        assert again.job_id == first.job_id
+        with pytest.raises(Unprocessable) as info:
+            api.submit(image, max_paths=5, num_iterations=0, idempotency_key=key)
+    assert info.value.code == "IDEMPOTENCY_KEY_REUSED"
