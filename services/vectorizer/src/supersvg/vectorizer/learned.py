@@ -20,8 +20,14 @@ from torch import nn
 from .errors import CheckpointError
 from .models import CoarseModel, ModelConfig, PathParams, RefineModel, load_models, render_paths
 from .shapes import VPath, polygon_area
+from .superpixels import merge_regions
 
-__all__ = ["LearnedCoarse", "predict_paths"]
+__all__ = ["PATHS_PER_REGION", "LearnedCoarse", "predict_paths"]
+
+#: Paths kept per region on average: the pipeline's superpixels are merged (Ward's
+#: criterion) down to ``max_paths / PATHS_PER_REGION`` regions, so that the budget buys
+#: several model paths per region rather than one path in each of many tiny regions.
+PATHS_PER_REGION = 4
 
 _CACHE: dict[tuple[str, int, str], LearnedCoarse] = {}
 _LOCK = threading.Lock()
@@ -109,9 +115,13 @@ class LearnedCoarse:
         alpha = image[..., 3:4]
         # The model was trained on opaque crops: flatten transparency on white.
         rgb = image[..., :3] * alpha + (1.0 - alpha)
-        ids = [int(k) for k in np.unique(labels) if k > 0]
         paths: list[VPath] = []
         opaque = bool((alpha > 0.98).all())
+        target = max(1, (max_paths - int(background and opaque)) // PATHS_PER_REGION)
+        if labels.max() > target:
+            feats = np.concatenate([rgb * alpha, alpha], axis=2).astype(np.float64)
+            labels = merge_regions(labels.astype(np.int32), feats, target)
+        ids = [int(k) for k in np.unique(labels) if k > 0]
         if background and opaque:
             h, w = labels.shape
             color = np.append(np.median(rgb.reshape(-1, 3), axis=0), 1.0)

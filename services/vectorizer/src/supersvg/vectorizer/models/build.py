@@ -56,6 +56,8 @@ class ModelConfig:
     #: SLIC superpixels per training image and crops taken from each.
     n_segments: int
     per_image: int
+    #: Side of the image SLIC runs on (the paper: 224).
+    slic_size: int = 224
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -92,6 +94,7 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
         self_depth=1,
         n_segments=16,
         per_image=4,
+        slic_size=128,
     ),
     "paper": ModelConfig(
         name="paper",

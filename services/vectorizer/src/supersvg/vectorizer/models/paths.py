@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -122,6 +123,43 @@ class PathDecoder(nn.Module):
         return PathParams(points, colors, visibility, vis_prob)
 
 
+def _tiled_scene(
+    rows: list[tuple[PathParams, bool]], size: int
+) -> tuple[list[Any], list[Any], int, int]:
+    """One pydiffvg scene holding every sample (columns) of every row, each in its own
+    tile. Points stay within one crop size of their tile (centre in [0, 1], radius <= 0.62,
+    offsets <= 0.35), so a gutter of ``size`` on each side keeps tiles from touching."""
+    import pydiffvg
+
+    stride = 3 * size
+    shapes: list[Any] = []
+    groups: list[Any] = []
+    for r, (params, opaque) in enumerate(rows):
+        b, n = params.points.shape[:2]
+        ncp = torch.full((params.num_segments,), 2, dtype=torch.int32)
+        vis = torch.ones_like(params.visibility) if opaque else params.visibility
+        for i in range(b):
+            origin = params.points.new_tensor([i * stride + size, r * stride + size])
+            for j in range(n):
+                shapes.append(
+                    pydiffvg.Path(
+                        num_control_points=ncp,
+                        points=params.points[i, j] * size + origin,
+                        is_closed=True,
+                        stroke_width=torch.tensor(0.0),
+                    )
+                )
+                rgb = torch.ones_like(params.colors[i, j]) if opaque else params.colors[i, j]
+                groups.append(
+                    pydiffvg.ShapeGroup(
+                        shape_ids=torch.tensor([len(shapes) - 1], dtype=torch.int32),
+                        fill_color=torch.cat([rgb, vis[i, j : j + 1]]),
+                    )
+                )
+    width = stride * max(p.points.shape[0] for p, _ in rows)
+    return shapes, groups, width, stride * len(rows)
+
+
 def render_paths(
     params: PathParams,
     size: int,
@@ -129,49 +167,39 @@ def render_paths(
     opaque: bool = False,
     background: torch.Tensor | None = None,
     samples: int = 2,
-) -> torch.Tensor:
-    """Render each sample's paths through pydiffvg -> ``(B, 4, size, size)`` RGBA.
+    with_coverage: bool = False,
+) -> Any:
+    """Render each sample's paths through pydiffvg -> ``(B, 4, size, size)`` straight RGBA.
 
-    ``opaque`` draws every path white with alpha 1 (coverage for the mask loss; the
-    visibility still gates it). ``background`` ``(B, 4, size, size)`` is composited under
-    the paths (premultiplied ``over``) when given.
+    The whole batch is one scene (one renderer call). ``opaque`` draws every path white
+    and visible. ``background`` ``(B, 4, size, size)`` is composited under the paths.
+    ``with_coverage`` also returns ``(B, 1, size, size)``: the coverage of all paths drawn
+    opaque and visible, from the same renderer call.
     """
     import pydiffvg
 
-    b, n = params.points.shape[:2]
-    ncp = torch.full((params.num_segments,), 2, dtype=torch.int32)
-    out = []
-    for i in range(b):
-        shapes = []
-        groups = []
-        for j in range(n):
-            shapes.append(
-                pydiffvg.Path(
-                    num_control_points=ncp,
-                    points=params.points[i, j] * size,
-                    is_closed=True,
-                    stroke_width=torch.tensor(0.0),
-                )
-            )
-            vis = params.visibility[i, j : j + 1]
-            rgb = torch.ones_like(params.colors[i, j]) if opaque else params.colors[i, j]
-            groups.append(
-                pydiffvg.ShapeGroup(
-                    shape_ids=torch.tensor([j], dtype=torch.int32),
-                    fill_color=torch.cat([rgb, vis]),
-                )
-            )
-        img = pydiffvg.render(
-            shapes, groups, width=size, height=size, samples=samples,
-            device=params.points.device,
-        )  # fmt: skip
-        out.append(img.permute(2, 0, 1))
-    rgba = torch.stack(out)
+    b = params.points.shape[0]
+    rows = [(params, opaque)] + ([(params, True)] if with_coverage else [])
+    shapes, groups, width, height = _tiled_scene(rows, size)
+    img = pydiffvg.render(
+        shapes, groups, width=width, height=height, samples=samples,
+        device=params.points.device,
+    ).permute(2, 0, 1)  # fmt: skip
+    stride = 3 * size
+
+    def tiles(row: int) -> torch.Tensor:
+        y = row * stride + size
+        return torch.stack(
+            [img[:, y : y + size, i * stride + size : i * stride + 2 * size] for i in range(b)]
+        )
+
+    rgba = tiles(0)
     if background is not None:
-        # pydiffvg returns straight RGBA; composite over in premultiplied form.
         a = rgba[:, 3:4]
         ba = background[:, 3:4]
         out_a = a + ba * (1 - a)
         rgb = (rgba[:, :3] * a + background[:, :3] * ba * (1 - a)) / out_a.clamp_min(1e-6)
         rgba = torch.cat([rgb, out_a], dim=1)
+    if with_coverage:
+        return rgba, tiles(1)[:, 3:4]
     return rgba

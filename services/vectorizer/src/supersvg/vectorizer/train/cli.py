@@ -39,6 +39,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--max-images", type=int, default=None, help="use only the first N images")
     p.add_argument("--time-limit", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--stop-after", type=int, default=None, help="end this run after N steps (resumable)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (torchrun sets the rank)")
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
@@ -79,6 +83,8 @@ def run_train(args: argparse.Namespace) -> int:
         log_every=args.log_every,
         max_images=args.max_images,
         time_limit=args.time_limit,
+        threads=args.threads,
+        stop_after=args.stop_after,
     )
     try:
         summary = run_training(opts)

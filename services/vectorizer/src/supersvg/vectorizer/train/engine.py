@@ -73,6 +73,9 @@ class TrainOptions:
     log_every: int = 20
     max_images: int | None = None
     time_limit: float | None = None
+    threads: int | None = None
+    #: End this run after this many steps (the schedule still spans ``max_steps``).
+    stop_after: int | None = None
 
 
 def over(top: torch.Tensor, bottom: torch.Tensor) -> torch.Tensor:
@@ -94,18 +97,6 @@ def _float(p: PathParams) -> PathParams:
 #: Our mask loss is a mean over outside pixels (in [0, 1]) while the paper's is a sum
 #: scaled by the mask area; this factor puts the two on the same footing for small crops.
 MASK_SCALE = 4.0
-
-
-def _coverage(params: PathParams, size: int) -> torch.Tensor:
-    """Coverage of every path drawn opaque, visible or not (as in the paper): the mask
-    loss shapes geometry and never pushes paths to invisibility, which cannot be undone."""
-    always = PathParams(
-        params.points,
-        params.colors,
-        torch.ones_like(params.visibility),
-        params.vis_prob,
-    )
-    return render_paths(always, size, opaque=True)[:, 3:4]
 
 
 def mask_weight(epoch: int) -> float:
@@ -136,9 +127,11 @@ class CoarseObjective:
         with trainer.autocast():
             params = model(image, mask)
         params = _float(params)
-        rgba = render_paths(params, self.size)
+        # Coverage for the mask loss is drawn with every path opaque and visible (as in the
+        # paper): it shapes geometry and never pushes paths to invisibility.
+        rgba, coverage = render_paths(params, self.size, with_coverage=True)
         pixel = masked_pixel_loss(_on_black(rgba), image, mask)
-        cover = mask_coverage_loss(_coverage(params, self.size), mask, dilate=_dilate_px(self.size))
+        cover = mask_coverage_loss(coverage, mask, dilate=_dilate_px(self.size))
         count = path_count_loss(params.visibility)
         loss = pixel + mask_weight(trainer.epoch) * cover + COUNT_WEIGHT * count
         return {"loss": loss, "pixel": pixel, "mask": cover, "count": count,
@@ -172,9 +165,9 @@ class RefineObjective:
         with trainer.autocast():
             params = model(image, _on_black(canvas), mask)
         params = _float(params)
-        rgba = render_paths(params, self.size)
+        rgba, coverage = render_paths(params, self.size, with_coverage=True)
         pixel = masked_pixel_loss(_on_black(over(rgba, canvas)), image, mask)
-        cover = mask_coverage_loss(_coverage(params, self.size), mask, dilate=_dilate_px(self.size))
+        cover = mask_coverage_loss(coverage, mask, dilate=_dilate_px(self.size))
         count = path_count_loss(params.visibility)
         dpw = dpw_loss(params.flat(), guide.flat())
         guidance = max(0.0, 1.0 - 2.0 * trainer.progress)
@@ -252,13 +245,21 @@ def run_training(opts: TrainOptions) -> dict[str, Any]:
     else:
         cfg = get_config(opts.config)
 
+    if opts.threads:
+        # On a shared CPU, more threads than free cores makes every op much slower.
+        torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     images = ImageFolder(opts.data)
     if opts.max_images is not None:
         images.paths = images.paths[: opts.max_images]
         images.targets = images.targets[: opts.max_images]
     dataset = SuperpixelCrops(
-        images, size=cfg.img_size, n_segments=cfg.n_segments, per_image=cfg.per_image
+        images,
+        size=cfg.img_size,
+        n_segments=cfg.n_segments,
+        per_image=cfg.per_image,
+        work_size=cfg.slic_size,
+        sigma=5.0 * cfg.slic_size / 224,  # the paper's sigma=5 at 224 px
     )
     sampler = ResumableBatchSampler(
         len(dataset), opts.batch_size, seed=opts.seed, rank=rank, world_size=world
@@ -303,7 +304,7 @@ def run_training(opts: TrainOptions) -> dict[str, Any]:
         k: torch.stack([dataset[i][k] for i in preview_idx]).to(device) for k in ("image", "mask")
     }
     hooks = [
-        TimeLimitHook(opts.time_limit),
+        TimeLimitHook(opts.time_limit, steps=opts.stop_after),
         MetricsHook(output, is_main=is_main),
         LogHook(opts.log_every, is_main=is_main),
         PreviewHook(

@@ -185,16 +185,23 @@ class PreviewHook(HookBase):
 
 
 class TimeLimitHook(HookBase):
-    """Ends training (cleanly: the checkpoint hook still saves) after ``seconds``."""
+    """Ends this run cleanly (the checkpoint hook still saves) after ``seconds`` or after
+    ``steps`` steps of this run; the LR schedule keeps spanning the full ``max_steps``."""
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, *, steps: int | None = None) -> None:
         self.seconds = seconds
+        self.steps = steps
         self._t0 = 0.0
+        self._start = 0
 
     def before_train(self) -> None:
         self._t0 = time.monotonic()
+        self._start = self.trainer.step
 
     def after_step(self) -> None:
+        t = self.trainer
         if self.seconds is not None and time.monotonic() - self._t0 > self.seconds:
-            log.info("time limit of %.0f s reached at step %d", self.seconds, self.trainer.step)
-            self.trainer.max_steps = self.trainer.step
+            log.info("time limit of %.0f s reached at step %d", self.seconds, t.step)
+            t.max_steps = t.step
+        if self.steps is not None and t.step - self._start >= self.steps:
+            t.max_steps = t.step

@@ -200,6 +200,9 @@ class Trainer:
                 num_workers=self.num_workers,
                 pin_memory=self.device.type == "cuda",
                 persistent_workers=False,
+                # Worker seeds come from their own generator, so starting a loader (as a
+                # resumed run does mid-epoch) leaves the global RNG stream untouched.
+                generator=torch.Generator().manual_seed(self.sampler.seed + self.epoch),
             )
             for batch in loader:
                 self.batch_in_epoch += 1
@@ -235,14 +238,17 @@ class Trainer:
         total = losses["loss"]
         if not math.isfinite(float(total.detach())):
             raise FloatingPointError(
-                f"loss became {float(total)} at step {self.step}: "
+                f"loss became {float(total.detach())} at step {self.step}: "
                 + ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         if self.grad_clip:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            # With fp16 loss scaling an overflow is expected and the step is skipped.
+            if not self.scaler.is_enabled() and not torch.isfinite(norm):
+                raise FloatingPointError(f"gradient norm became {float(norm)} at step {self.step}")
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
