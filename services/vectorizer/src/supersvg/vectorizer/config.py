@@ -39,7 +39,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "photo": Preset(
         compactness=0.08,
-        px_per_superpixel=6.0,
+        px_per_superpixel=10.0,
         merge_ratio=1.0,
         smooth_angle=0.0,
         fit_tolerance=0.8,
@@ -51,9 +51,9 @@ PRESETS: dict[str, Preset] = {
     "illustration": Preset(
         compactness=0.05,
         px_per_superpixel=12.0,
-        merge_ratio=0.5,
+        merge_ratio=1.0,
         smooth_angle=40.0,
-        fit_tolerance=0.6,
+        fit_tolerance=0.7,
         dilate=1.0,
         lr_points=0.15,
         lr_colors=0.005,
@@ -62,9 +62,9 @@ PRESETS: dict[str, Preset] = {
     "icon": Preset(
         compactness=0.03,
         px_per_superpixel=12.0,
-        merge_ratio=0.5,
+        merge_ratio=1.0,
         smooth_angle=40.0,
-        fit_tolerance=0.5,
+        fit_tolerance=0.6,
         dilate=1.0,
         lr_points=0.1,
         lr_colors=0.005,

@@ -150,6 +150,7 @@ class Vectorizer:
                 smooth_angle=preset.smooth_angle,
                 background=cfg.background and opaque,
                 scale=scale,
+                alpha=None if opaque else work[..., 3].astype(np.float64) / 255.0,
             )
         refined = 0
         refine_note = "off"

@@ -178,8 +178,10 @@ def simplify_rings(
         cross = np.abs(ab[:, 0] * ap[:, 1] - ab[:, 1] * ap[:, 0])
         dist = np.where(ln > 1e-9, cross / np.maximum(ln, 1e-9), np.hypot(ap[:, 0], ap[:, 1]))
         # Points removed earlier next to v lie within their edge's error of the old
-        # edges, which lie within dist(v) of the new chord: a safe bound for the merge.
-        merged = dist + np.maximum(err[prv], err)
+        # edges, which lie within dist(v) of the new chord. The sum bounds the deviation;
+        # half of it is a closer estimate (errors rarely line up), and keeps staircases
+        # from pinning many vertices.
+        merged = dist + 0.5 * np.maximum(err[prv], err)
         counts = np.bincount(cid, minlength=len(polys))
         key = merged + jitter * 1e-6
         drop = (
@@ -237,10 +239,13 @@ def fit_paths(
     background: bool,
     scale: tuple[float, float] = (1.0, 1.0),
     min_area: float = 0.2,
+    alpha: np.ndarray | None = None,
 ) -> list[VPath]:
     """One compound path per colour group, in painter's order (largest first).
 
-    ``scale`` maps working pixels to output pixels (x, y). With ``background`` the largest
+    ``scale`` maps working pixels to output pixels (x, y). With ``alpha`` (working-size
+    coverage in [0, 1]) edges against transparency follow the anti-aliased coverage at
+    sub-pixel precision instead of the pixel grid. With ``background`` the largest
     group becomes a full-canvas rectangle drawn first and its own regions are not traced.
     """
     labels = seg.labels
@@ -279,6 +284,7 @@ def fit_paths(
         )
     # Edge replication makes shapes that touch the border run past it (no thin gaps).
     padded = np.pad(gmap + 1, _PAD, mode="edge")
+    alpha_p = np.pad(alpha, _PAD, mode="edge") if alpha is not None else None
     boxes = ndimage.find_objects(padded)
     rings: list[np.ndarray] = []
     ring_group: list[int] = []
@@ -289,8 +295,18 @@ def fit_paths(
         if box is None:
             continue
         r0, c0 = box[0].start, box[1].start
-        crop = np.pad(padded[box] == g + 1, 1)
-        for c in find_contours(crop.astype(np.float32), 0.5, positive_orientation="high"):
+        lab = padded[box]
+        field = (lab == g + 1).astype(np.float32)
+        if alpha_p is not None:
+            # Inside pixels stay above the iso-level and transparent ones below it; their
+            # coverage places the crossing between them (points stay on the segment
+            # joining the two pixel centres, as the junction test expects).
+            a = alpha_p[box].astype(np.float32)
+            field = np.where(
+                lab == g + 1, np.maximum(a, 0.55), np.where(lab == 0, np.minimum(a, 0.45), 0.0)
+            )
+        crop = np.pad(field, 1)
+        for c in find_contours(crop, 0.5, positive_orientation="high"):
             if len(c) < 4:
                 continue
             # (row, col) in the crop -> in the padded map.
