@@ -91,7 +91,7 @@ run: setup ## Start gateway + scheduler + local workers on 127.0.0.1 (embedded m
 	$(PY) tools/run_embedded.py
 
 .PHONY: bench
-bench: bench-diffvg bench-vectorize ## All benchmarks; results go to benchmarks/results/
+bench: bench-diffvg bench-vectorize bench-train ## All benchmarks; results go to benchmarks/results/
 
 .PHONY: bench-diffvg
 bench-diffvg: setup ## Renderer speed and memory (benchmarks/results/diffvg_cpu.json)
@@ -100,6 +100,10 @@ bench-diffvg: setup ## Renderer speed and memory (benchmarks/results/diffvg_cpu.
 .PHONY: bench-vectorize
 bench-vectorize: setup ## Vectorizer quality and speed against VTracer
 	$(PY) benchmarks/vectorize_bench.py --out benchmarks/results
+
+.PHONY: bench-train
+bench-train: setup ## Training steps/s and peak memory (benchmarks/results/train_*.json)
+	$(PY) benchmarks/train_bench.py --out benchmarks/results
 
 .PHONY: bench-api
 bench-api: setup ## REST API latency under load on loopback
