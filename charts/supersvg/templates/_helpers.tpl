@@ -67,6 +67,17 @@ app.kubernetes.io/part-of: supersvg
 {{- include "supersvg.image" (dict "root" . "image" $v.image "repository" $repo) }}
 {{- end }}
 
+{{/* Worker pod resources as JSON: CPU/memory from values, plus the GPUs when enabled. */}}
+{{- define "supersvg.workerResources" -}}
+{{- $v := .Values.vectorizer }}
+{{- $res := deepCopy (default dict $v.resources) }}
+{{- if $v.gpu.enabled }}
+{{- $gpu := dict $v.gpu.resourceName ($v.gpu.count | toString) }}
+{{- $_ := set $res "limits" (merge (deepCopy $gpu) (default dict $res.limits)) }}
+{{- end }}
+{{- toJson $res }}
+{{- end }}
+
 {{/* Name of a component's ServiceAccount. */}}
 {{- define "supersvg.serviceAccountName" -}}
 {{- include "supersvg.componentName" . }}
@@ -112,27 +123,19 @@ securityContext:
 {{- end }}
 {{- end }}
 
+{{/*
+Object storage settings live in a ConfigMap and a Secret whose keys are the environment
+variables of docs/contracts.md, so that the operator can hand both to worker pods (envFrom).
+*/}}
+{{- define "supersvg.storageName" -}}
+{{- include "supersvg.componentName" (dict "root" . "component" "storage") }}
+{{- end }}
+
 {{- define "supersvg.storageSecretName" -}}
 {{- if and (not .Values.minio.enabled) .Values.objectStorage.existingSecret }}
 {{- .Values.objectStorage.existingSecret }}
 {{- else }}
-{{- include "supersvg.secretName" . }}
-{{- end }}
-{{- end }}
-
-{{- define "supersvg.storageAccessKeyKey" -}}
-{{- if and (not .Values.minio.enabled) .Values.objectStorage.existingSecret }}
-{{- .Values.objectStorage.accessKeyKey }}
-{{- else }}
-{{- print "s3-access-key" }}
-{{- end }}
-{{- end }}
-
-{{- define "supersvg.storageSecretKeyKey" -}}
-{{- if and (not .Values.minio.enabled) .Values.objectStorage.existingSecret }}
-{{- .Values.objectStorage.secretKeyKey }}
-{{- else }}
-{{- print "s3-secret-key" }}
+{{- include "supersvg.storageName" . }}
 {{- end }}
 {{- end }}
 
@@ -157,6 +160,11 @@ securityContext:
 {{- include "supersvg.componentName" (dict "root" . "component" "postgresql") }}
 {{- end }}
 
+{{/* Labels the operator puts on every worker pod (supersvg.operator.model). */}}
+{{- define "supersvg.workerSelectorLabels" -}}
+app.kubernetes.io/managed-by: supersvg-operator
+{{- end }}
+
 {{- define "supersvg.minioHost" -}}
 {{- include "supersvg.componentName" (dict "root" . "component" "minio") }}
 {{- end }}
@@ -170,7 +178,7 @@ Look up a value in the chart's existing Secret so that generated credentials sur
 fall back to the given value, or to a new random one.
 */}}
 {{- define "supersvg.secretValue" -}}
-{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "supersvg.secretName" .root) }}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (default (include "supersvg.secretName" .root) .secret) }}
 {{- if .value }}
 {{- .value }}
 {{- else if and $existing $existing.data (hasKey $existing.data .key) }}
@@ -200,39 +208,12 @@ under the component's own prefix (each component's settings class reads its pref
 {{- end }}
 {{- end }}
 
-{{/* Environment of every process that reads or writes artifacts (contracts.md). */}}
-{{- define "supersvg.storageEnv" -}}
-- name: SUPERSVG_STORAGE_BACKEND
-  value: s3
-{{- if .Values.minio.enabled }}
-- name: SUPERSVG_S3_ENDPOINT
-  value: {{ printf "%s:9000" (include "supersvg.minioHost" .) | quote }}
-- name: SUPERSVG_S3_BUCKET
-  value: {{ .Values.minio.bucket | quote }}
-- name: SUPERSVG_S3_SECURE
-  value: "false"
-- name: SUPERSVG_S3_REGION
-  value: us-east-1
-{{- else }}
-- name: SUPERSVG_S3_ENDPOINT
-  value: {{ .Values.objectStorage.endpoint | quote }}
-- name: SUPERSVG_S3_BUCKET
-  value: {{ .Values.objectStorage.bucket | quote }}
-- name: SUPERSVG_S3_SECURE
-  value: {{ .Values.objectStorage.secure | quote }}
-- name: SUPERSVG_S3_REGION
-  value: {{ .Values.objectStorage.region | quote }}
-{{- end }}
-- name: SUPERSVG_S3_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "supersvg.storageSecretName" . }}
-      key: {{ include "supersvg.storageAccessKeyKey" . }}
-- name: SUPERSVG_S3_SECRET_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "supersvg.storageSecretName" . }}
-      key: {{ include "supersvg.storageSecretKeyKey" . }}
+{{/* Storage environment of every process that reads or writes artifacts (contracts.md). */}}
+{{- define "supersvg.storageEnvFrom" -}}
+- configMapRef:
+    name: {{ include "supersvg.storageName" . }}
+- secretRef:
+    name: {{ include "supersvg.storageSecretName" . }}
 {{- end }}
 
 {{/* Environment of the scheduler and of its migration Job: the database URL. */}}

@@ -15,6 +15,7 @@ from typing import Any
 import kubernetes
 import pytest
 
+from supersvg.operator.model import LABEL_MANAGED_BY, MANAGER
 from tests.integration.chart import helmkit
 from tests.support.kube.fixtures import CRD_PATH, KubeCluster, start_kube_api
 
@@ -163,20 +164,34 @@ def test_defaults_install_the_whole_service(render: Callable[[str], Rendered]) -
     }
 
 
+def _container(r: Rendered, component: str) -> dict[str, Any]:
+    return r.get("Deployment", component)["spec"]["template"]["spec"]["containers"][0]
+
+
 def test_component_wiring(render: Callable[[str], Rendered]) -> None:
     r = render("defaults")
-    gateway = r.get("Deployment", "gateway")["spec"]["template"]["spec"]["containers"][0]
-    scheduler_dep = r.get("Deployment", "scheduler")
-    scheduler = scheduler_dep["spec"]["template"]["spec"]["containers"][0]
+    gateway = _container(r, "gateway")
+    scheduler = _container(r, "scheduler")
     operator_dep = r.get("Deployment", "operator")
-    operator = operator_dep["spec"]["template"]["spec"]["containers"][0]
+    operator = _container(r, "operator")
 
     assert gateway["ports"][0]["containerPort"] == 8080
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert _env(gateway)["SUPERSVG_GATEWAY_SCHEDULER_ADDR"] == f"{RELEASE}-scheduler:50051"
-    assert _env(gateway)["SUPERSVG_STORAGE_BACKEND"] == "s3"
-    assert _env(gateway)["SUPERSVG_S3_ENDPOINT"] == f"{RELEASE}-minio:9000"
+    storage = [
+        {"configMapRef": {"name": f"{RELEASE}-storage"}},
+        {"secretRef": {"name": f"{RELEASE}-storage"}},
+    ]
+    assert gateway["envFrom"] == storage
+    assert scheduler["envFrom"] == storage
+    assert r.get("ConfigMap", "storage")["data"] == {
+        "SUPERSVG_STORAGE_BACKEND": "s3",
+        "SUPERSVG_S3_ENDPOINT": f"{RELEASE}-minio:9000",
+        "SUPERSVG_S3_BUCKET": "supersvg",
+        "SUPERSVG_S3_SECURE": "false",
+        "SUPERSVG_S3_REGION": "us-east-1",
+    }
 
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert scheduler[probe]["grpc"] == {"port": 50051}
@@ -187,19 +202,27 @@ def test_component_wiring(render: Callable[[str], Rendered]) -> None:
         "key": "database-url",
     }
     assert env["SUPERSVG_SCHEDULER_RETENTION_SECONDS"] == str(7 * 86400)
+    assert env["SUPERSVG_SCHEDULER_ADVERTISE_ADDR"] == f"{RELEASE}-scheduler:50051"
+    assert json.loads(env["SUPERSVG_SCHEDULER_JOB_RESOURCES"]) == {
+        "requests": {"cpu": "2", "memory": "8Gi"},
+        "limits": {"memory": "16Gi", "nvidia.com/gpu": "1"},
+    }
+    assert json.loads(env["SUPERSVG_SCHEDULER_JOB_TOLERATIONS"]) == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
 
     assert operator_dep["spec"]["replicas"] == 1
     assert operator_dep["spec"]["strategy"] == {"type": "Recreate"}
     assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert operator["ports"][0]["containerPort"] == 8081
+    assert {p["containerPort"] for p in operator["ports"]} == {8081, 9090}
     env = _env(operator)
     assert env["SUPERSVG_OPERATOR_WORKER_IMAGE"] == "ghcr.io/supersvg/supersvg-vectorizer:0.1.0"
-    assert env["SUPERSVG_OPERATOR_WORKER_GPU_COUNT"] == "1"
-    assert env["SUPERSVG_OPERATOR_WORKER_GPU_RESOURCE"] == "nvidia.com/gpu"
-    assert json.loads(env["SUPERSVG_OPERATOR_WORKER_TOLERATIONS"]) == [
-        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-    ]
+    assert env["SUPERSVG_OPERATOR_GPU_RESOURCE"] == "nvidia.com/gpu"
     assert env["SUPERSVG_OPERATOR_WORKER_SERVICE_ACCOUNT"] == f"{RELEASE}-vectorizer"
+    assert env["SUPERSVG_OPERATOR_STORAGE_CONFIGMAP"] == f"{RELEASE}-storage"
+    assert env["SUPERSVG_OPERATOR_STORAGE_SECRET"] == f"{RELEASE}-storage"
+    assert env["SUPERSVG_OPERATOR_SCHEDULER_ADDR"] == f"{RELEASE}-scheduler:50051"
+    assert env["SUPERSVG_OPERATOR_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
 
 
 def test_hooks_migrate_the_database_and_create_the_bucket(
@@ -218,9 +241,13 @@ def test_hooks_migrate_the_database_and_create_the_bucket(
     assert set(bucket["events"]) == {"post-install", "post-upgrade"}
 
 
+def _data(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
 def test_generated_credentials_are_consistent(render: Callable[[str], Rendered]) -> None:
-    secret = render("defaults").get("Secret", "")
-    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    r = render("defaults")
+    data = _data(r.get("Secret", ""))
     assert data["database-url"] == (
         f"postgresql://supersvg:{data['postgres-password']}@{RELEASE}-postgresql:5432/supersvg"
         "?sslmode=disable"
@@ -228,28 +255,37 @@ def test_generated_credentials_are_consistent(render: Callable[[str], Rendered])
     assert data["bootstrap-token"].startswith("ssvg_") and len(data["bootstrap-token"]) == 48
     assert data["webhook-secret"].startswith("whsec_")
     assert len(base64.b64decode(data["webhook-secret"].removeprefix("whsec_"))) == 32
-    assert len(data["s3-secret-key"]) == 40
+    storage = _data(r.get("Secret", "storage"))
+    assert set(storage) == {"SUPERSVG_S3_ACCESS_KEY", "SUPERSVG_S3_SECRET_KEY"}
+    assert len(storage["SUPERSVG_S3_SECRET_KEY"]) == 40
+    # MinIO's root account is the one the services use.
+    minio = r.get("StatefulSet", "minio")["spec"]["template"]["spec"]["containers"][0]
+    assert _env(minio)["MINIO_ROOT_USER"]["secretKeyRef"] == {
+        "name": f"{RELEASE}-storage",
+        "key": "SUPERSVG_S3_ACCESS_KEY",
+    }
 
 
 def test_external_stores(render: Callable[[str], Rendered]) -> None:
     r = render("external-stores")
     assert not r.of_kind("StatefulSet")
     assert ("Job", f"{RELEASE}-minio-bucket") not in r.by_key
-    data = {k: base64.b64decode(v).decode() for k, v in r.get("Secret", "")["data"].items()}
     # Only the database URL is the chart's; the rest comes from the existing Secrets.
-    assert data == {
+    assert _data(r.get("Secret", "")) == {
         "database-url": "postgresql://svg:p%40ss%20word%2F1@db.prod.internal:5432/supersvg"
         "?sslmode=verify-full"
     }
-    scheduler = r.get("Deployment", "scheduler")["spec"]["template"]["spec"]["containers"][0]
-    env = _env(scheduler)
-    assert env["SUPERSVG_S3_ENDPOINT"] == "s3.eu-west-1.amazonaws.com"
-    assert env["SUPERSVG_S3_BUCKET"] == "supersvg-prod"
-    assert env["SUPERSVG_S3_SECURE"] == "true"
-    assert env["SUPERSVG_S3_ACCESS_KEY"]["secretKeyRef"] == {
-        "name": "supersvg-s3",
-        "key": "access-key",
+    assert ("Secret", f"{RELEASE}-storage") not in r.by_key
+    assert r.get("ConfigMap", "storage")["data"] == {
+        "SUPERSVG_STORAGE_BACKEND": "s3",
+        "SUPERSVG_S3_ENDPOINT": "s3.eu-west-1.amazonaws.com",
+        "SUPERSVG_S3_BUCKET": "supersvg-prod",
+        "SUPERSVG_S3_SECURE": "true",
+        "SUPERSVG_S3_REGION": "eu-west-1",
     }
+    scheduler = _container(r, "scheduler")
+    assert {"secretRef": {"name": "supersvg-s3"}} in scheduler["envFrom"]
+    env = _env(scheduler)
     assert env["SUPERSVG_SCHEDULER_BOOTSTRAP_TOKEN"]["secretKeyRef"] == {
         "name": "supersvg-auth",
         "key": "bootstrap-token",
@@ -258,21 +294,20 @@ def test_external_stores(render: Callable[[str], Rendered]) -> None:
         "name": "supersvg-webhooks",
         "key": "secret",
     }
-    operator = r.get("Deployment", "operator")["spec"]["template"]["spec"]["containers"][0]
-    assert _env(operator)["SUPERSVG_OPERATOR_STORAGE_SECRET"] == "supersvg-s3"
+    assert _env(_container(r, "operator"))["SUPERSVG_OPERATOR_STORAGE_SECRET"] == "supersvg-s3"
 
 
 def test_gpu_off_runs_cpu_workers(render: Callable[[str], Rendered]) -> None:
     r = render("gpu-off")
-    operator = r.get("Deployment", "operator")["spec"]["template"]["spec"]["containers"][0]
-    env = _env(operator)
-    assert env["SUPERSVG_OPERATOR_WORKER_GPU_COUNT"] == "0"
-    assert env["SUPERSVG_OPERATOR_WORKER_DEVICE"] == "cpu"
-    assert env["SUPERSVG_OPERATOR_WORKER_IMAGE"] == (
+    assert _env(_container(r, "operator"))["SUPERSVG_OPERATOR_WORKER_IMAGE"] == (
         "ghcr.io/supersvg/supersvg-vectorizer-cpu:0.1.0"
     )
-    scheduler = r.get("Deployment", "scheduler")["spec"]["template"]["spec"]["containers"][0]
-    assert _env(scheduler)["SUPERSVG_SCHEDULER_WORKER_DEVICE"] == "cpu"
+    env = _env(_container(r, "scheduler"))
+    assert env["SUPERSVG_SCHEDULER_WORKER_DEVICE"] == "cpu"
+    assert json.loads(env["SUPERSVG_SCHEDULER_JOB_RESOURCES"]) == {
+        "requests": {"cpu": "2", "memory": "8Gi"},
+        "limits": {"memory": "16Gi"},
+    }
     assert "nvidia.com/gpu" not in r.release["info"]["notes"]
 
 
@@ -314,8 +349,8 @@ def test_network_policies_select_the_right_pods(render: Callable[[str], Rendered
         for d in r.docs + r.hooks
         if d["kind"] in {"Deployment", "StatefulSet", "Job"}
     }
-    operator = r.get("Deployment", "operator")["spec"]["template"]["spec"]["containers"][0]
-    pod_labels["vectorizer"] = json.loads(_env(operator)["SUPERSVG_OPERATOR_WORKER_LABELS"])
+    # The labels the operator gives every worker pod.
+    pod_labels["vectorizer"] = {LABEL_MANAGED_BY: MANAGER}
 
     def admitted(policy: str) -> set[str]:
         peers = [
@@ -383,7 +418,9 @@ def test_rbac_is_exactly_the_minimum(render: Callable[[str], Rendered]) -> None:
     roles = {d["metadata"]["name"]: d for d in r.of_kind("Role")}
     assert set(roles) == {f"{RELEASE}-operator", f"{RELEASE}-scheduler"}
     assert _rules(roles[f"{RELEASE}-operator"]) == (
-        _expand("supersvg.io", ["vectorizejobs"], ["get", "list", "watch", "patch", "update"])
+        _expand(
+            "supersvg.io", ["vectorizejobs"], ["get", "list", "watch", "patch", "update", "delete"]
+        )
         | _expand("supersvg.io", ["vectorizejobs/status"], ["get", "patch", "update"])
         | _expand("supersvg.io", ["vectorizejobs/finalizers"], ["update"])
         | _expand("", ["pods"], ["get", "list", "watch", "create", "delete", "patch"])
@@ -473,11 +510,13 @@ def test_upgrade_keeps_generated_credentials(helm_cluster: KubeCluster, namespac
     )
     assert upgraded["version"] == 2
 
-    def secret(release: dict[str, Any]) -> dict[str, str]:
-        (doc,) = [d for d in helmkit.manifests(release["manifest"]) if d["kind"] == "Secret"]
-        return dict(doc["data"])
+    def secrets(release: dict[str, Any]) -> dict[str, dict[str, str]]:
+        docs = helmkit.manifests(release["manifest"])
+        return {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "Secret"}
 
-    assert secret(upgraded) == secret(installed)
+    # Every generated credential (database, MinIO, bootstrap token, webhook secret) is kept.
+    assert set(secrets(installed)) == {RELEASE, f"{RELEASE}-storage"}
+    assert secrets(upgraded) == secrets(installed)
     gateway = next(
         d
         for d in helmkit.manifests(upgraded["manifest"])
