@@ -437,7 +437,9 @@ async def run_bench(
     }
     image = small_png()
     config = {"max_paths": 8, "num_iterations": 0}
-    connector = aiohttp.TCPConnector(limit=args.connections)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout would close them
+    # under a request (a reset that would be counted against the server).
+    connector = aiohttp.TCPConnector(limit=args.connections, keepalive_timeout=3)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         # One finished job to query, so the status phase reads a real row.
