@@ -93,7 +93,7 @@ def fill_entries(
     ``a``/``b`` ``[N, 2]`` are the pieces of closed outlines, ``group`` ``[N]`` their group
     (0..G-1), ``even_odd`` ``[G]`` the fill rule, ``layer_of_group`` ``[G]`` the layer id.
     """
-    dev, dt = a.device, a.dtype
+    dev = a.device
     num_groups = even_odd.shape[0]
     empty = Entries(
         torch.zeros(0, dtype=torch.long, device=dev),
@@ -122,9 +122,45 @@ def fill_entries(
             & (torch.minimum(a[:, 0], b[:, 0]) < width)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    a = a[kidx]
-    b = b[kidx]
-    pg = group[kidx]
+    g, cx, cy, dyf, xm = _fragments(a[kidx], b[kidx], group[kidx], width, height)
+    with torch.no_grad():
+        base = off[g] + (cy - by0[g]) * stride[g]
+        col0 = torch.minimum((cx - bx0[g]).clamp(min=0), bw[g])
+        col1 = torch.minimum((cx + 1 - bx0[g]).clamp(min=0), bw[g])
+    buf = a.new_zeros(total)
+    buf = buf.index_add(0, base + col0, dyf * (1 - xm)).index_add(0, base + col1, dyf * xm)
+
+    with torch.no_grad():
+        rows_per_group = torch.where(visible, bh, torch.zeros_like(bh))
+        row_group, row_local = ragged_arange(rows_per_group)
+        row_start = off[row_group] + row_local * stride[row_group]
+        row_len = stride[row_group]
+        elem_row = torch.repeat_interleave(torch.arange(row_start.shape[0], device=dev), row_len)
+        col = torch.arange(total, device=dev) - row_start[elem_row]
+        eg = row_group[elem_row]
+        inside = col < bw[eg]
+    cs = torch.cumsum(buf, 0)
+    prev = torch.where(row_start > 0, cs[(row_start - 1).clamp(min=0)], torch.zeros_like(cs[:1]))
+    acc = cs - prev[elem_row]
+    cov = _apply_rule(acc, even_odd[eg])
+    with torch.no_grad():
+        nz = torch.nonzero(inside & (cov.detach() > 1e-6)).squeeze(1)
+        erow = elem_row[nz]
+        pixel = (by0[eg[nz]] + row_local[erow]) * width + bx0[eg[nz]] + col[nz]
+        layer = layer_of_group[eg[nz]]
+    return Entries(pixel, layer, cov[nz])
+
+
+def _fragments(
+    a: torch.Tensor, b: torch.Tensor, pg: torch.Tensor, width: int, height: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split pieces at pixel-grid lines (clipped to the canvas, deltas left of it folded
+    into column 0, right of it into column ``width``).
+
+    Returns per fragment: group, cell column, cell row, signed height ``dy`` and mean
+    horizontal position ``xm`` inside the cell (``dy``/``xm`` carry the gradient).
+    """
+    dev, dt = a.device, a.dtype
     d = b - a
     with torch.no_grad():
         ad, bd = a.detach(), b.detach()
@@ -167,44 +203,61 @@ def fill_entries(
         mid = 0.5 * (q0 + q1)
         cx = torch.floor(mid[:, 0]).long()
         cy = torch.floor(mid[:, 1]).long()
-        g = pg[owner[sidx]]
-        row_ok = (cy >= by0[g]) & (cy <= by1[g]) & (dyf.detach() != 0)
+        row_ok = (cy >= 0) & (cy < height) & (dyf.detach() != 0)
         oidx = torch.nonzero(row_ok).squeeze(1)
-        g = g[oidx]
+        g = pg[owner[sidx[oidx]]]
         cx = cx[oidx]
         cy = cy[oidx]
-        base = off[g] + (cy - by0[g]) * stride[g]
-        col0 = torch.minimum((cx - bx0[g]).clamp(min=0), bw[g])
-        col1 = torch.minimum((cx + 1 - bx0[g]).clamp(min=0), bw[g])
-    dyf = dyf[oidx]
     xm = 0.5 * (q0[oidx, 0] + q1[oidx, 0]) - cx.to(dt)
-    buf = a.new_zeros(total)
-    buf = buf.index_add(0, base + col0, dyf * (1 - xm)).index_add(0, base + col1, dyf * xm)
+    return g, cx, cy, dyf[oidx], xm
 
-    with torch.no_grad():
-        rows_per_group = torch.where(visible, bh, torch.zeros_like(bh))
-        row_group, row_local = ragged_arange(rows_per_group)
-        row_start = off[row_group] + row_local * stride[row_group]
-        row_len = stride[row_group]
-        elem_row = torch.repeat_interleave(torch.arange(row_start.shape[0], device=dev), row_len)
-        col = torch.arange(total, device=dev) - row_start[elem_row]
-        eg = row_group[elem_row]
-        inside = col < bw[eg]
-    cs = torch.cumsum(buf, 0)
-    prev = torch.where(row_start > 0, cs[(row_start - 1).clamp(min=0)], torch.zeros_like(cs[:1]))
-    acc = cs - prev[elem_row]
+
+def _apply_rule(acc: torch.Tensor, even_odd: torch.Tensor) -> torch.Tensor:
+    """Signed winding area -> coverage (non-zero: clamp |a| to 1; even-odd: fold mod 2)."""
     mag = acc.abs()
-    cov = torch.where(
-        even_odd[eg],
-        1 - (torch.remainder(mag, 2.0) - 1).abs(),
-        mag.clamp(max=1.0),
-    )
-    with torch.no_grad():
-        nz = torch.nonzero(inside & (cov.detach() > 1e-6)).squeeze(1)
-        erow = elem_row[nz]
-        pixel = (by0[eg[nz]] + row_local[erow]) * width + bx0[eg[nz]] + col[nz]
-        layer = layer_of_group[eg[nz]]
-    return Entries(pixel, layer, cov[nz])
+    return torch.where(even_odd, 1 - (torch.remainder(mag, 2.0) - 1).abs(), mag.clamp(max=1.0))
+
+
+def fill_dense(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    group: torch.Tensor,
+    *,
+    even_odd: torch.Tensor,
+    box: tuple[int, int, int, int],
+    width: int,
+    height: int,
+) -> torch.Tensor:
+    """Fill coverage of every group over the pixel box ``(x0, y0, x1, y1)`` (inclusive),
+    as a dense ``[G, rows * cols]`` tensor (for chunks where shapes cover most of it)."""
+    x0, y0, x1, y1 = box
+    cols = x1 - x0 + 1
+    rows = y1 - y0 + 1
+    num_groups = even_odd.shape[0]
+    buf = a.new_zeros(num_groups * rows * (cols + 1))
+    if a.shape[0]:
+        with torch.no_grad():
+            ay, by_ = a[:, 1], b[:, 1]
+            keep = (
+                (ay != by_)
+                & (torch.maximum(ay, by_) > y0)
+                & (torch.minimum(ay, by_) < y1 + 1)
+                & (torch.minimum(a[:, 0], b[:, 0]) < x1 + 1)
+            )
+            kidx = torch.nonzero(keep).squeeze(1)
+        g, cx, cy, dyf, xm = _fragments(a[kidx], b[kidx], group[kidx], width, height)
+        with torch.no_grad():
+            ok = torch.nonzero((cy >= y0) & (cy <= y1)).squeeze(1)
+            g, cx, cy = g[ok], cx[ok], cy[ok]
+            base = (g * rows + (cy - y0)) * (cols + 1)
+            col0 = (cx - x0).clamp(0, cols)
+            col1 = (cx + 1 - x0).clamp(0, cols)
+        dyf, xm = dyf[ok], xm[ok]
+        buf = buf.index_add(0, base + col0, dyf * (1 - xm)).index_add(0, base + col1, dyf * xm)
+    acc = torch.cumsum(buf.view(num_groups, rows, cols + 1), dim=2)[:, :, :cols]
+    cov = _apply_rule(acc.reshape(num_groups, rows * cols), even_odd[:, None])
+    # Rounding leaves ~1e-8 residues outside shapes; drop them as the sparse path does.
+    return cov * (cov.detach() > 1e-6)
 
 
 def stroke_entries(
@@ -333,3 +386,24 @@ def composite(
     cover = cover.index_add(0, spix, weight)
     logt = logt.index_add(0, spix, log1m)
     return color, cover, logt
+
+
+def composite_dense(
+    alpha: torch.Tensor, rgb: torch.Tensor, extra_rgb: dict[int, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Over-composite dense layers ``alpha`` ``[L, P]`` (last layer on top).
+
+    ``rgb`` ``[L, 3]`` are per-layer colours; ``extra_rgb`` maps a layer to per-pixel
+    colours ``[P, 3]`` (gradient paints; their ``rgb`` row must be zero). Returns the same
+    triple as :func:`composite`.
+    """
+    a = alpha.clamp(0.0, 1.0)
+    log1m = torch.log1p(-a * (1 - _OPAQUE_EPS))
+    # Transmittance of everything above layer l: exp(sum_{j > l} log(1 - a_j)).
+    total = log1m.sum(0)
+    above = total - torch.cumsum(log1m, 0)
+    weight = a * torch.exp(above)
+    color = weight.transpose(0, 1) @ rgb
+    for layer, values in extra_rgb.items():
+        color = color + weight[layer][:, None] * values
+    return color, weight.sum(0), total

@@ -13,7 +13,15 @@ from torch.utils.checkpoint import checkpoint
 
 from pydiffvg.device import get_device
 from pydiffvg.geometry import Pieces, flatten_scene
-from pydiffvg.raster import Entries, composite, fill_entries, group_boxes, stroke_entries
+from pydiffvg.raster import (
+    Entries,
+    composite,
+    composite_dense,
+    fill_dense,
+    fill_entries,
+    group_boxes,
+    stroke_entries,
+)
 from pydiffvg.shape import (
     Circle,
     Color,
@@ -271,37 +279,64 @@ def _render_chunk(
     dev = a.device
     ng = even_odd.shape[0]
     layers = torch.arange(ng, device=dev) * 2 + 2 * g0
-    parts: list[Entries] = []
     fill_groups = torch.tensor(has_fill, dtype=torch.bool, device=dev)
+    fill_sel = torch.nonzero(fill_groups[group]).squeeze(1)
+    stroke_entries_ = None
+    if any(has_stroke):
+        stroke_groups = torch.tensor(has_stroke, dtype=torch.bool, device=dev)
+        sel = torch.nonzero(stroke_groups[group] & stroke).squeeze(1)
+        stroke_entries_ = stroke_entries(
+            a[sel],
+            b[sel],
+            ha=ha[sel],
+            hb=hb[sel],
+            group=group[sel],
+            layer_of_group=layers + 1,
+            width=width,
+            height=height,
+            samples=samples,
+        )
+    box = _dense_box(
+        a,
+        b,
+        ha=ha,
+        hb=hb,
+        group=group,
+        has_fill=has_fill,
+        has_stroke=has_stroke,
+        width=width,
+        height=height,
+    )
+    if box is not None:
+        return _render_dense(
+            a[fill_sel],
+            b[fill_sel],
+            group[fill_sel],
+            even_odd=even_odd,
+            strokes=stroke_entries_,
+            any_stroke=any(has_stroke),
+            g0=g0,
+            solid=solid,
+            gradients=gradients,
+            box=box,
+            width=width,
+            height=height,
+        )
+    parts: list[Entries] = []
     if any(has_fill):
-        sel = torch.nonzero(fill_groups[group]).squeeze(1)
         parts.append(
             fill_entries(
-                a[sel],
-                b[sel],
-                group[sel],
+                a[fill_sel],
+                b[fill_sel],
+                group[fill_sel],
                 even_odd=even_odd,
                 layer_of_group=layers,
                 width=width,
                 height=height,
             )
         )
-    if any(has_stroke):
-        stroke_groups = torch.tensor(has_stroke, dtype=torch.bool, device=dev)
-        sel = torch.nonzero(stroke_groups[group] & stroke).squeeze(1)
-        parts.append(
-            stroke_entries(
-                a[sel],
-                b[sel],
-                ha=ha[sel],
-                hb=hb[sel],
-                group=group[sel],
-                layer_of_group=layers + 1,
-                width=width,
-                height=height,
-                samples=samples,
-            )
-        )
+    if stroke_entries_ is not None:
+        parts.append(stroke_entries_)
     pixel = torch.cat([p.pixel for p in parts])
     layer = torch.cat([p.layer for p in parts])
     cov = torch.cat([p.cov for p in parts])
@@ -313,6 +348,109 @@ def _render_chunk(
         if idx.numel():
             rgba = rgba.index_put((idx,), _eval_gradient(paint, pixel[idx], width, a.dtype, dev))
     return composite(pixel, layer, cov * rgba[:, 3], rgba[:, :3], width * height)
+
+
+def _dense_box(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    ha: torch.Tensor,
+    hb: torch.Tensor,
+    group: torch.Tensor,
+    has_fill: list[bool],
+    has_stroke: list[bool],
+    width: int,
+    height: int,
+) -> tuple[int, int, int, int] | None:
+    """The pixel box to render densely, or None when the chunk's shapes cover too little
+    of their union box for dense layers to pay off."""
+    ng = len(has_fill)
+    if ng < 2 or a.shape[0] == 0:
+        return None
+    with torch.no_grad():
+        stroked = torch.tensor(has_stroke, dtype=torch.bool, device=a.device)[group]
+        pad = torch.where(stroked, torch.maximum(ha, hb).detach().clamp(min=0) + 1.0, 0.0)
+        box = group_boxes(a.detach(), b.detach(), group, ng, pad.to(a.dtype)).cpu()
+    lo_x = box[:, 0].clamp(0, width)
+    lo_y = box[:, 1].clamp(0, height)
+    hi_x = box[:, 2].clamp(0, width)
+    hi_y = box[:, 3].clamp(0, height)
+    ok = torch.isfinite(box).all(1) & (hi_x > lo_x) & (hi_y > lo_y)
+    if not bool(ok.any()):
+        return None
+    paints = torch.tensor(has_fill, dtype=box.dtype) + torch.tensor(has_stroke, dtype=box.dtype)
+    area = float(((hi_x - lo_x + 1) * (hi_y - lo_y + 1) * paints)[ok].sum())
+    x0 = int(torch.floor(lo_x[ok].min()))
+    y0 = int(torch.floor(lo_y[ok].min()))
+    x1 = min(int(torch.floor(hi_x[ok].max())), width - 1)
+    y1 = min(int(torch.floor(hi_y[ok].max())), height - 1)
+    layers = ng * (2 if any(has_stroke) else 1)
+    dense_cells = layers * (x1 - x0 + 1) * (y1 - y0 + 1)
+    # Dense cells avoid the sort and gathers of sparse entries but also cost a cumulative
+    # sum across layers; they win once shapes cover at least half of the union box.
+    return (x0, y0, x1, y1) if dense_cells <= 2.0 * area else None
+
+
+def _render_dense(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    group: torch.Tensor,
+    *,
+    even_odd: torch.Tensor,
+    strokes: Entries | None,
+    any_stroke: bool,
+    g0: int,
+    solid: torch.Tensor,
+    gradients: list[tuple[int, LinearGradient | RadialGradient]],
+    box: tuple[int, int, int, int],
+    width: int,
+    height: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Render a chunk with dense ``[layers, box pixels]`` tensors (no sorting)."""
+    dev, dt = a.device, a.dtype
+    ng = even_odd.shape[0]
+    x0, y0, x1, y1 = box
+    cols, rows = x1 - x0 + 1, y1 - y0 + 1
+    ys = torch.arange(y0, y1 + 1, device=dev)
+    xs = torch.arange(x0, x1 + 1, device=dev)
+    box_pixels = (ys[:, None] * width + xs[None, :]).reshape(-1)
+    step = 2 if any_stroke else 1
+    num_layers = ng * step
+    layer_ids = torch.arange(num_layers, device=dev)
+    global_ids = 2 * g0 + (layer_ids if step == 2 else 2 * layer_ids)
+    table = solid[global_ids]  # [L, 4]
+    cov = fill_dense(a, b, group, even_odd=even_odd, box=box, width=width, height=height)
+    if step == 2:
+        alpha = torch.stack([cov, torch.zeros_like(cov)], dim=1).reshape(num_layers, -1)
+        if strokes is not None and strokes.pixel.numel():
+            px = strokes.pixel % width - x0
+            py = strokes.pixel // width - y0
+            local_layer = strokes.layer - 2 * g0
+            alpha = alpha.index_put((local_layer, py * cols + px), strokes.cov)
+    else:
+        alpha = cov
+    coverage = alpha
+    alpha = coverage * table[:, 3:4]
+    extra: dict[int, torch.Tensor] = {}
+    for lid, paint in gradients:
+        local = lid - 2 * g0
+        if not 0 <= local < 2 * ng or (step == 1 and local % 2):
+            continue
+        row = local if step == 2 else local // 2
+        rgba = _eval_gradient(paint, box_pixels, width, dt, dev)
+        alpha = alpha.index_copy(
+            0, torch.tensor([row], device=dev), (coverage[row] * rgba[:, 3])[None]
+        )
+        extra[row] = rgba[:, :3]
+    color, cover, logt = composite_dense(alpha, table[:, :3], extra)
+    if rows * cols == width * height:
+        return color, cover, logt
+    npix = width * height
+    return (
+        color.new_zeros((npix, 3)).index_copy(0, box_pixels, color),
+        cover.new_zeros(npix).index_copy(0, box_pixels, cover),
+        logt.new_zeros(npix).index_copy(0, box_pixels, logt),
+    )
 
 
 def _eval_gradient(

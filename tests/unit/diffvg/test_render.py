@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
@@ -17,7 +18,7 @@ def square(
     pts = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
     if reverse:
         pts = pts[::-1]
-    return pydiffvg.Polygon(torch.tensor(pts), True)
+    return pydiffvg.Polygon(torch.tensor(pts, dtype=torch.float32), True)
 
 
 def solid(*rgba: float) -> torch.Tensor:
@@ -254,3 +255,65 @@ def test_float64_rendering_keeps_dtype() -> None:
     assert img.dtype == torch.float64
     img32 = pydiffvg.render(shapes, groups, width=32, height=32, dtype=torch.float32)
     assert torch.allclose(img.float(), img32, atol=1e-4)
+
+
+def test_dense_and_sparse_layouts_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    render_module = importlib.import_module("pydiffvg.render")
+
+    shapes, groups = random_scene(9, width=48, height=48, num_shapes=6, size=40.0, strokes=False)
+    groups[1].fill_color = pydiffvg.LinearGradient(
+        torch.tensor([0.0, 0.0]),
+        torch.tensor([48.0, 10.0]),
+        torch.tensor([0.0, 1.0]),
+        torch.tensor([[1.0, 0, 0, 1], [0, 0, 1, 0.5]]),
+    )
+    params = [s.points.requires_grad_(True) for s in shapes]
+    boxes: list[object] = []
+    real = render_module._dense_box
+
+    def spy(*args: object, **kwargs: object) -> object:
+        boxes.append(real(*args, **kwargs))
+        return boxes[-1]
+
+    monkeypatch.setattr(render_module, "_dense_box", spy)
+    dense = pydiffvg.render(shapes, groups, width=48, height=48)
+    assert boxes and boxes[0] is not None  # large shapes: the dense layout was used
+    g_dense = torch.autograd.grad(dense.square().sum(), params)
+    monkeypatch.setattr(render_module, "_dense_box", lambda *a, **k: None)
+    sparse = pydiffvg.render(shapes, groups, width=48, height=48)
+    g_sparse = torch.autograd.grad(sparse.square().sum(), params)
+    assert torch.allclose(dense, sparse, atol=1e-5)
+    for x, y in zip(g_dense, g_sparse, strict=True):
+        assert torch.allclose(x, y, atol=1e-3)
+
+
+def test_dense_layout_with_strokes_matches_sparse(monkeypatch: pytest.MonkeyPatch) -> None:
+    render_module = importlib.import_module("pydiffvg.render")
+    shapes: list[pydiffvg.Path | pydiffvg.Polygon] = [
+        square(-2 + i, -3 + 2 * i, 30 - i, 29 - i) for i in range(3)
+    ]
+    for i, s in enumerate(shapes):
+        s.stroke_width = torch.tensor(0.8 + 0.5 * i)
+        s.points.requires_grad_(True)
+    groups = [
+        pydiffvg.ShapeGroup(
+            torch.tensor([i]),
+            solid(0.2 * i, 0.5, 0.9, 0.6),
+            stroke_color=solid(0.9, 0.1 * i, 0.2, 0.8),
+        )
+        for i in range(3)
+    ]
+    boxes: list[object] = []
+    real = render_module._dense_box
+    monkeypatch.setattr(
+        render_module, "_dense_box", lambda *a, **k: boxes.append(real(*a, **k)) or boxes[-1]
+    )
+    dense = pydiffvg.render(shapes, groups, width=28, height=28)
+    assert boxes[0] is not None
+    g_dense = torch.autograd.grad(dense.square().sum(), [s.points for s in shapes])
+    monkeypatch.setattr(render_module, "_dense_box", lambda *a, **k: None)
+    sparse = pydiffvg.render(shapes, groups, width=28, height=28)
+    g_sparse = torch.autograd.grad(sparse.square().sum(), [s.points for s in shapes])
+    assert torch.allclose(dense, sparse, atol=1e-5)
+    for x, y in zip(g_dense, g_sparse, strict=True):
+        assert torch.allclose(x, y, rtol=1e-2, atol=1e-3)  # float32 sums in both layouts
