@@ -58,6 +58,16 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         },
     },
     "network-policies": {"networkPolicy": {"enabled": True}},
+    # Everything optional off: accounts and RBAC managed outside, no hooks, no autoscaling.
+    "minimal": {
+        **EXTERNAL,
+        "serviceAccount": {"create": False},
+        "rbac": {"create": False},
+        "tests": {"enabled": False},
+        "scheduler": {"migrations": {"enabled": False}},
+        "gateway": {"autoscaling": {"enabled": False}, "podDisruptionBudget": {"enabled": False}},
+        "operator": {"metricsPort": 0},
+    },
 }
 
 
@@ -68,7 +78,9 @@ class Rendered:
         self.namespace = namespace
         self.release = release
         self.docs = helmkit.manifests(release["manifest"])
-        self.hooks = [d for h in release["hooks"] for d in helmkit.manifests(h["manifest"])]
+        self.hooks = [
+            d for h in release.get("hooks") or [] for d in helmkit.manifests(h["manifest"])
+        ]
         self.by_key = {(d["kind"], d["metadata"]["name"]): d for d in self.docs + self.hooks}
         #: Deployments found on the API server after the install.
         self.stored_deployments: set[str] = set()
@@ -135,7 +147,7 @@ def test_every_rendered_manifest_is_valid_kubernetes(
 ) -> None:
     r = render(scenario)
     assert r.release["info"]["status"] == "deployed"
-    assert len(r.docs) >= 15
+    assert len(r.docs) >= (7 if scenario == "minimal" else 15)
     for doc in r.docs + r.hooks:
         helmkit.validate_strict(doc)
 
@@ -295,6 +307,17 @@ def test_external_stores(render: Callable[[str], Rendered]) -> None:
         "key": "secret",
     }
     assert _env(_container(r, "operator"))["SUPERSVG_OPERATOR_STORAGE_SECRET"] == "supersvg-s3"
+
+
+def test_minimal_install_leaves_out_every_optional_object(
+    render: Callable[[str], Rendered],
+) -> None:
+    r = render("minimal")
+    assert r.kinds() == {"ConfigMap", "Secret", "Service", "Deployment"}
+    assert not r.release.get("hooks")
+    assert r.get("Deployment", "gateway")["spec"]["replicas"] == 2
+    operator = _container(r, "operator")
+    assert [p["containerPort"] for p in operator["ports"]] == [8081]
 
 
 def test_gpu_off_runs_cpu_workers(render: Callable[[str], Rendered]) -> None:
