@@ -75,14 +75,18 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
             g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
+    cpu_times: list[float] = []
+
     def step() -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
+        cpu_start = time.process_time()
         start = time.perf_counter()
         img = pydiffvg.render(shapes, groups, width=spec["size"], height=spec["size"], samples=2)
         img.square().sum().backward()
         if device.type == "cuda":
             torch.cuda.synchronize()
+        cpu_times.append(time.process_time() - cpu_start)
         return time.perf_counter() - start
 
     if device.type == "cuda":
@@ -97,6 +101,9 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
         "runs": len(measured),
         "median_ms": 1e3 * statistics.median(measured),
         "min_ms": 1e3 * min(measured),
+        # CPU seconds of this process (all threads) per step: less sensitive to other
+        # jobs than wall time on a shared machine.
+        "cpu_ms": 1e3 * statistics.median(cpu_times[1:]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "base_rss_mb": base_rss / 2**20,
     }
@@ -147,22 +154,21 @@ def _run_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
 def speed(out_dir: Path, device: str, quick: bool) -> None:
     results = []
     load_before = os.getloadavg()
-    for size in RESOLUTIONS:
-        for kind in KINDS:
-            for count in COUNTS:
-                if quick and (count == 1024 or size == 512):
-                    continue
-                spec = {
-                    "device": device,
-                    "threads": THREADS,
-                    "count": count,
-                    "size": size,
-                    "kind": kind,
-                }
-                res = _run_subprocess(spec)
-                res["loadavg_1m"] = os.getloadavg()[0]
-                results.append(res)
-                print(json.dumps(res), flush=True)
+    specs = [
+        {"device": device, "threads": THREADS, "count": count, "size": size, "kind": kind}
+        for size in RESOLUTIONS
+        for kind in KINDS
+        for count in COUNTS
+        if not (quick and (count == 1024 or size == 512))
+    ]
+    if device == "cpu":
+        # One thread as well: on a loaded machine two-thread ops wait for a second core.
+        specs += [{**s, "threads": 1} for s in specs if s["kind"] == "superpixel"]
+    for spec in specs:
+        res = _run_subprocess(spec)
+        res["loadavg_1m"] = os.getloadavg()[0]
+        results.append(res)
+        print(json.dumps(res), flush=True)
     payload = {
         "benchmark": "pydiffvg forward+backward (render + sum(img^2).backward), 2x2 samples",
         "machine": _machine(),
@@ -178,23 +184,27 @@ def speed(out_dir: Path, device: str, quick: bool) -> None:
         f"# pydiffvg forward+backward on {device}",
         "",
         f"Machine: {payload['machine']['cpu']}, {payload['machine']['logical_cpus']} logical "
-        f"CPUs, torch {payload['machine']['torch']}, {THREADS} torch threads"
+        f"CPUs, torch {payload['machine']['torch']}, torch threads as listed"
         + (f", GPU {payload['machine'].get('cuda_device')}" if device != "cpu" else "")
         + ".",
         f"Load average (1 min) before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
         "(shared machine; re-run on a quiet one for clean numbers).",
         "",
-        "| px | shapes | paths | median ms | min ms | peak RSS MB | load 1m |"
+        "Times are forward + backward per step; `cpu ms` is this process's CPU time per step "
+        "(all threads), a load-insensitive estimate of the wall time on a quiet machine.",
+        "",
+        "| px | shapes | paths | threads | median ms | min ms | cpu ms | peak RSS MB | load 1m |"
         + (" peak CUDA MB |" if device != "cpu" else ""),
-        "|---|---|---|---|---|---|---|" + ("---|" if device != "cpu" else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if device != "cpu" else ""),
     ]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['size']} | {r['kind']} | {r['count']} | error: {r['error']} |")
             continue
         row = (
-            f"| {r['size']} | {r['kind']} | {r['count']} | {r['median_ms']:.1f} | "
-            f"{r['min_ms']:.1f} | {r['peak_rss_mb']:.0f} | {r['loadavg_1m']:.2f} |"
+            f"| {r['size']} | {r['kind']} | {r['count']} | {r['threads']} | "
+            f"{r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['cpu_ms']:.1f} | "
+            f"{r['peak_rss_mb']:.0f} | {r['loadavg_1m']:.2f} |"
         )
         if device != "cpu":
             row += f" {r['peak_cuda_mb']:.0f} |"
