@@ -115,3 +115,29 @@ def test_bad_token_shows_the_error(browser: Any, stack: Any, tmp_path: Path) -> 
     )
     assert "401" in text
     assert driver.execute_script("return document.body.dataset.jobId") is None
+
+
+def test_cancel_button_stops_the_job(browser: Any, stack: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(f"{stack.base_url}/?token={stack.token}")
+    driver.find_element(By.ID, "image").send_keys(str(_image(tmp_path / "long.png")))
+    box = driver.find_element(By.ID, "iterations")
+    box.clear()
+    box.send_keys("10000")  # long enough to be cancelled while queued or running
+    driver.find_element(By.ID, "submit").click()
+    job_id = _wait_for(driver, "return document.body.dataset.jobId", 30, "the job id")
+    _wait_for(driver, "return !document.getElementById('cancel').disabled", 10, "Cancel enabled")
+    driver.find_element(By.ID, "cancel").click()
+    _wait_for(
+        driver,
+        "return document.body.dataset.jobStatus === 'cancelled'",
+        60,
+        "the cancelled status",
+    )
+    assert driver.find_element(By.ID, "status").text == "cancelled"
+    assert driver.execute_script("return document.body.dataset.resultShown") is None
+    assert driver.find_element(By.ID, "submit").is_enabled()  # ready for the next image
+    with Client(stack.base_url, stack.token) as api:
+        assert api.get(job_id).status == "cancelled"
