@@ -152,6 +152,17 @@ def test_every_rendered_manifest_is_valid_kubernetes(
         helmkit.validate_strict(doc)
 
 
+def test_the_charts_crds_are_valid_kubernetes() -> None:
+    crds = [
+        d
+        for f in sorted((helmkit.CHART / "crds").glob("*.yaml"))
+        for d in helmkit.manifests(f.read_text())
+    ]
+    assert {d["kind"] for d in crds} == {"CustomResourceDefinition"}
+    for crd in crds:
+        helmkit.validate_strict(crd)
+
+
 def test_strict_validation_rejects_unknown_fields(render: Callable[[str], Rendered]) -> None:
     deployment = json.loads(json.dumps(render("defaults").get("Deployment", "gateway")))
     deployment["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
