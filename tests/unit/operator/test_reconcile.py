@@ -198,3 +198,18 @@ def test_pod_outcome_reads_phase_and_exit_code() -> None:
     assert pod_outcome(pod(1, "Succeeded", 0)).state == "succeeded"
     evicted = pod_outcome({"status": {"phase": "Failed", "reason": "Evicted"}})
     assert (evicted.state, evicted.exit_code, evicted.message) == ("failed", None, "Evicted")
+
+
+def test_unrecorded_retry_is_recorded_with_the_failure(settings: OperatorSettings) -> None:
+    # The pod of attempt 2 exists, but the status write after creating it was lost.
+    status = {"phase": "Pending", "reason": "BackOff", "attempts": 1, "podName": "j-1"}
+    pods = [pod(1, "Failed", 1, message="CUDA out of memory"), pod(2)]
+    plan = decide(job(status), pods, T0, settings)
+    assert plan.create_pod is None
+    assert plan.status is not None
+    assert (plan.status["reason"], plan.status["attempts"], plan.status["podName"]) == (
+        "Retrying",
+        2,
+        "j-2",
+    )
+    assert "CUDA out of memory" in plan.status["message"]

@@ -284,7 +284,13 @@ def decide(
 
     if outcome.state == "pending":
         if not (phase == "Pending" and status.get("podName") == current):
-            t.phase("Pending", "PodPending", f"pod {current} is waiting to run")
+            # Not recorded yet (e.g. the status write after creating it lost a race).
+            prev = by_attempt.get(attempts - 1)
+            if prev is not None and pod_outcome(prev).state == "failed":
+                failed = _failure_text(attempts - 1, prev["metadata"]["name"], pod_outcome(prev))
+                t.phase("Pending", "Retrying", f"{failed}; started attempt {attempts}")
+            else:
+                t.phase("Pending", "PodPending", f"pod {current} is waiting to run")
         t.set(podName=current, attempts=attempts)
     elif outcome.state == "running":
         t.phase("Running", "PodRunning", f"pod {current} is running (attempt {attempts})")
@@ -306,10 +312,7 @@ def decide(
         return finish("Succeeded", "Completed", f"pod {current} completed")
     else:  # failed
         code = outcome.exit_code
-        detail = f"exit code {code}" if code is not None else "no exit code"
-        what = f"attempt {attempts} (pod {current}) failed with {detail}"
-        if outcome.message:
-            what += f": {outcome.message.strip()[-300:]}"
+        what = _failure_text(attempts, current, outcome)
         if code is not None:
             t.set(exitCode=code)
         if code == EXIT_INVALID_INPUT:
@@ -333,6 +336,15 @@ def decide(
         plan.wake(retry_at)
     plan.status = t.finish()
     return plan
+
+
+def _failure_text(attempt: int, pod: str, outcome: PodOutcome) -> str:
+    code = outcome.exit_code
+    detail = f"exit code {code}" if code is not None else "no exit code"
+    text = f"attempt {attempt} (pod {pod}) failed with {detail}"
+    if outcome.message:
+        text += f": {outcome.message.strip()[-300:]}"
+    return text
 
 
 def _ttl(spec: Mapping[str, Any], status: Mapping[str, Any], now: dt.datetime, plan: Plan) -> None:
