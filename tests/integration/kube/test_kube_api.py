@@ -244,3 +244,28 @@ def test_custom_resources_are_validated_and_defaulted(kube_api: KubeCluster) -> 
     # The status subresource is served for the CRD as declared.
     custom.patch_namespaced_custom_object_status(*args, "ok", {"status": {"phase": "Running"}})
     assert custom.get_namespaced_custom_object(*args, "ok")["status"]["phase"] == "Running"
+
+
+def test_dropped_watches_end_and_resume(kube_api: KubeCluster) -> None:
+    client = kube_api.new_client()
+    core = kubernetes.client.CoreV1Api(client)
+    rv = core.list_namespaced_pod("default").metadata.resource_version
+    ended = threading.Event()
+
+    def consume() -> None:
+        list(
+            kubernetes.watch.Watch().stream(
+                core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=60
+            )
+        )
+        ended.set()
+
+    threading.Thread(target=consume, daemon=True).start()
+    kubernetes.client.CoreV1Api(kube_api.api_client).create_namespaced_pod("default", _pod("p"))
+    kube_api.drop_watches()
+    assert ended.wait(5), "a dropped watch must end long before its timeout"
+    # Resuming from the version seen before the drop replays what happened since.
+    resumed = kubernetes.watch.Watch().stream(
+        core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=1
+    )
+    assert [(e["type"], e["object"].metadata.name) for e in resumed] == [("ADDED", "p")]

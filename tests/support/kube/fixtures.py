@@ -56,6 +56,14 @@ class KubeCluster:
 
         self.call(_do)
 
+    def drop_watches(self) -> None:
+        """End every open watch stream; clients must resume from their resourceVersion."""
+
+        async def _do() -> None:
+            self.api.drop_watches()
+
+        self.call(_do)
+
     def new_client(self) -> kubernetes.client.ApiClient:
         """A fresh ApiClient (each thread that streams should have its own)."""
         return kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))

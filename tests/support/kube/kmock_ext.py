@@ -221,6 +221,7 @@ class KubeApi(kmock.KubernetesEmulator):
     _tick: asyncio.Event | None = attrs.field(default=None, init=False)
     _outcomes: dict[int, tuple[int, Any]] = attrs.field(factory=dict, init=False)
     _closing: bool = attrs.field(default=False, init=False)
+    _watch_epoch: int = attrs.field(default=0, init=False)
     _schemas: dict[Any, CrdSchema] = attrs.field(factory=dict, init=False)
     _columns: dict[Any, list[dict[str, Any]]] = attrs.field(factory=dict, init=False)
 
@@ -276,6 +277,11 @@ class KubeApi(kmock.KubernetesEmulator):
     def close_watches(self) -> None:
         """End every open watch stream (before the server stops, so it stops at once)."""
         self._closing = True
+        self._notify()
+
+    def drop_watches(self) -> None:
+        """End the open watch streams (as a load balancer dropping connections does)."""
+        self._watch_epoch += 1
         self._notify()
 
     def compact(self) -> None:
@@ -675,6 +681,7 @@ class KubeApi(kmock.KubernetesEmulator):
         # Send the headers at once: clients wait for them before reading the stream.
         yield b""
         params = request.params
+        epoch = self._watch_epoch
         timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
         deadline = None if timeout is None else time.monotonic() + timeout
         since_text = params.get("resourceVersion") or "0"
@@ -707,7 +714,7 @@ class KubeApi(kmock.KubernetesEmulator):
                     return
         for event in pending:
             yield event
-        while not self._closing:
+        while not self._closing and epoch == self._watch_epoch:
             if self._tick is None:
                 self._tick = asyncio.Event()
             tick = self._tick
@@ -774,7 +781,7 @@ class KubeApi(kmock.KubernetesEmulator):
 
     async def _serve_version(self, request: rendering.Request) -> Any:
         # kmock repeats short names on subresources ("vj" would be ambiguous for kubectl).
-        payload = await super()._serve_version(request)
+        payload: Any = await super()._serve_version(request)
         for entry in payload.get("resources", []):
             if "/" in entry["name"]:
                 entry["shortNames"], entry["categories"], entry["singularName"] = [], [], ""
