@@ -40,7 +40,7 @@ proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
 lint: setup ## ruff, mypy, import-linter contracts, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src diffvg/src services/*/src operator/src
+	$(BIN)/mypy libs/common/src libs/client/src diffvg/src services/*/src operator/src
 	$(BIN)/lint-imports
 	$(BIN)/hadolint $(DOCKERFILES)
 

@@ -16,6 +16,13 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -36,6 +43,7 @@ from supersvg.gateway.media import sniff_image_type
 from supersvg.gateway.middleware import BodyTooLargeError, RequestContextMiddleware
 from supersvg.gateway.models import (
     CancelResponse,
+    ErrorResponse,
     HealthResponse,
     JobConfigIn,
     JobList,
@@ -86,6 +94,31 @@ _MULTIPART_SCHEMA = {
         },
     }
 }
+
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI responses of the error model (these replace FastAPI's default 422 schema)."""
+    out: dict[int | str, dict[str, object]] = {
+        s: {"model": ErrorResponse, "description": _ERROR_TEXT[s]} for s in statuses
+    }
+    out["default"] = {"model": ErrorResponse, "description": "Any other error"}
+    return out
+
+
+_ERROR_TEXT = {
+    400: "Invalid argument",
+    401: "Missing or invalid bearer token",
+    403: "Invalid or expired signature",
+    404: "Not found",
+    409: "The job is not in a state that allows this",
+    413: "Payload too large",
+    422: "Unsupported image, invalid config or callback URL, idempotency key reused",
+    429: "Rate limited or over quota",
+    500: "Internal error",
+    503: "Scheduler unavailable or queue full",
+}
+_JOB_ERRORS = _errors(400, 401, 404, 429, 500, 503)
 
 
 def _iso(ts: Timestamp, present: bool = True) -> str | None:
@@ -203,8 +236,29 @@ def create_app(
     app.state.artifacts = artifacts
     app.state.limiter = limiter
     install_error_handlers(app)
+    registry = CollectorRegistry()
+    latency = Histogram(
+        "supersvg_http_request_duration_seconds",
+        "Gateway request latency by route",
+        ["method", "route"],
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30),
+        registry=registry,
+    )
+    requests = Counter(
+        "supersvg_http_requests",
+        "Gateway requests by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        latency.labels(method=method, route=route).observe(seconds)
+        requests.labels(method=method, route=route, status=str(status)).inc()
+
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        observe=observe,
     )
 
     def check_job_id(job_id: str) -> str:
@@ -220,6 +274,10 @@ def create_app(
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
@@ -242,6 +300,7 @@ def create_app(
         status_code=202,
         response_model=SubmitResponse,
         openapi_extra=_MULTIPART_SCHEMA,
+        responses=_errors(400, 401, 409, 413, 422, 429, 500, 503),
         tags=["jobs"],
         summary="Submit an image for vectorization",
     )
@@ -338,8 +397,8 @@ def create_app(
         log.info("job submitted", extra={"job_id": job.job_id, "tenant_id": tenant.tenant_id})
         body = SubmitResponse(
             job_id=job.job_id,
-            status=_state(job),
-            created_at=_iso(job.created_at) or "",  # type: ignore[arg-type]
+            status=_state(job),  # type: ignore[arg-type]  # a JobState name, checked by pydantic
+            created_at=_iso(job.created_at) or "",
         )
         return JSONResponse(body.model_dump(), status_code=202, headers=headers)
 
@@ -364,7 +423,9 @@ def create_app(
             ) from None
 
     # ------------------------------------------------------------------ read / cancel
-    @app.get("/api/v1/vectorize/jobs", response_model=JobList, tags=["jobs"])
+    @app.get(
+        "/api/v1/vectorize/jobs", response_model=JobList, responses=_JOB_ERRORS, tags=["jobs"]
+    )
     async def list_jobs(
         request: Request,
         tenant: TenantDep,
@@ -372,7 +433,7 @@ def create_app(
         page_token: Annotated[str, Query(max_length=200)] = "",
         status: Annotated[str | None, Query(pattern=_STATUS_PATTERN)] = None,
     ) -> JobList:
-        state = pb.JobState.Value(f"JOB_STATE_{status.upper()}") if status else 0
+        state = pb.JobState.Value(f"JOB_STATE_{status.upper()}") if status else None
         resp = await scheduler(request).call(
             "ListJobs",
             pb.ListJobsRequest(
@@ -383,14 +444,24 @@ def create_app(
             jobs=[job_status(j) for j in resp.jobs], next_page_token=resp.next_page_token or None
         )
 
-    @app.get("/api/v1/vectorize/jobs/{job_id}", response_model=JobStatus, tags=["jobs"])
+    @app.get(
+        "/api/v1/vectorize/jobs/{job_id}",
+        response_model=JobStatus,
+        responses=_JOB_ERRORS,
+        tags=["jobs"],
+    )
     async def get_job(request: Request, job_id: str, tenant: TenantDep) -> JobStatus:
         job = await scheduler(request).call(
             "GetJob", pb.GetJobRequest(tenant_id=tenant.tenant_id, job_id=check_job_id(job_id))
         )
         return job_status(job)
 
-    @app.get("/api/v1/vectorize/jobs/{job_id}/result", response_model=ResultResponse, tags=["jobs"])
+    @app.get(
+        "/api/v1/vectorize/jobs/{job_id}/result",
+        response_model=ResultResponse,
+        responses=_errors(400, 401, 404, 409, 429, 500, 503),
+        tags=["jobs"],
+    )
     async def get_result(request: Request, job_id: str, tenant: TenantDep) -> ResultResponse:
         job = await scheduler(request).call(
             "GetJob", pb.GetJobRequest(tenant_id=tenant.tenant_id, job_id=check_job_id(job_id))
@@ -438,7 +509,10 @@ def create_app(
         return base + path, expires
 
     @app.post(
-        "/api/v1/vectorize/jobs/{job_id}/cancel", response_model=CancelResponse, tags=["jobs"]
+        "/api/v1/vectorize/jobs/{job_id}/cancel",
+        response_model=CancelResponse,
+        responses=_errors(400, 401, 404, 409, 429, 500, 503),
+        tags=["jobs"],
     )
     async def cancel(request: Request, job_id: str, tenant: TenantDep) -> CancelResponse:
         job = await scheduler(request).call(
@@ -448,7 +522,18 @@ def create_app(
         return CancelResponse(job_id=job.job_id, status=_state(job))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ artifacts (local)
-    @app.get("/api/v1/artifacts/{key:path}", tags=["artifacts"], summary="Signed result link")
+    @app.get(
+        "/api/v1/artifacts/{key:path}",
+        tags=["artifacts"],
+        summary="Signed result link",
+        responses={
+            200: {
+                "description": "The file",
+                "content": {t: {} for t in _SERVED_ARTIFACTS.values()},
+            },
+            **_errors(400, 403, 404),
+        },
+    )
     async def artifact(
         key: str,
         expires: Annotated[int, Query()],

@@ -40,6 +40,7 @@ from supersvg.scheduler.callbacks import (
     resolve_checked,
 )
 from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
+from supersvg.scheduler.metrics import SchedulerMetrics
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import (
     ACTIVE_STATES,
@@ -135,6 +136,7 @@ class Scheduler:
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._last_orphan_sweep = 0.0
+        self.metrics = SchedulerMetrics()
         executor.set_outcome_handler(self._on_outcome)
 
     # ------------------------------------------------------------------ life cycle
@@ -155,6 +157,7 @@ class Scheduler:
                 self._loop(self.sweep_retention, None, self.settings.retention_interval_seconds),
                 name="retention",
             ),
+            asyncio.create_task(self._loop(self._refresh_metrics, None, 2.0), name="metrics"),
         ]
         self._wake.set()
 
@@ -183,6 +186,9 @@ class Scheduler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), interval)
                 wake.clear()
+
+    async def _refresh_metrics(self) -> None:
+        await self.metrics.refresh(self.store, len(self._active))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -480,7 +486,7 @@ class Scheduler:
 
     # ------------------------------------------------------------------ dispatch
     def _spec(self, rec: JobRecord, parent: str) -> WorkSpec:
-        config = {
+        config: dict[str, Any] = {
             k: rec.config[k]
             for k in ("max_paths", "num_iterations", "preset", "seed", "output_format")
             if k in rec.config
@@ -534,6 +540,13 @@ class Scheduler:
         if rec is None or rec.terminal or rec.attempts != outcome.attempt:
             return
         code = outcome.exit_code
+        if rec.started_at:
+            kind = {0: "exit_0", 2: "invalid_input", 3: "stopped"}.get(
+                -1 if code is None else code, "crashed"
+            )
+            self.metrics.attempt_seconds.labels(outcome=kind).observe(
+                max(0.0, time.time() - rec.started_at)
+            )
         if rec.state == "cancelling":
             await self._finish(rec, "cancelled", ("cancelling",), stage="cancelled")
         elif code == 3:
@@ -669,12 +682,14 @@ class Scheduler:
                 self.settings.callback_allow_private,
             )
         except CallbackRefusedError as exc:
+            self.metrics.callbacks.labels(result="refused").inc()
             log.warning("callback refused", extra={"job_id": cb.job_id, "reason": str(exc)})
             await self.store.update_callback(
                 cb.delivery_id, state="refused", attempts=attempts, last_error=str(exc)
             )
             return
         except DeliveryError as exc:
+            self.metrics.callbacks.labels(result="failed").inc()
             if attempts >= self.settings.callback_max_attempts:
                 state, next_at = "failed", cb.next_attempt_at
             else:
@@ -695,6 +710,7 @@ class Scheduler:
         await self.store.update_callback(
             cb.delivery_id, state="delivered", attempts=attempts, last_error=""
         )
+        self.metrics.callbacks.labels(result="delivered").inc()
         log.info("callback delivered", extra={"job_id": cb.job_id, "attempt": attempts})
 
     # ------------------------------------------------------------------ retention
