@@ -190,7 +190,7 @@ def run_ours(image: np.ndarray, budget: int, iterations: int, seed: int) -> dict
     }
 
 
-VT_GRID = list(itertools.product([2, 4, 8, 16, 32, 64, 128], [3, 4, 6, 8], [16, 32, 64, 128]))
+VT_GRID = list(itertools.product([2, 4, 8, 16, 32, 64, 128], [4, 6, 8], [16, 32, 64, 128]))
 
 
 def run_vtracer(image: np.ndarray, budget: int) -> dict[str, Any]:
@@ -285,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         default="64,256,1024",
         help="photo/shapes budgets on which the default mode runs",
     )
+    ap.add_argument(
+        "--default-limit", type=int, default=0, help="images per set for default mode (0: all)"
+    )
+    ap.add_argument("--shapes", type=int, default=12, help="synthetic scenes in the shapes set")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -302,25 +306,25 @@ def main(argv: list[str] | None = None) -> int:
         "photo": lambda: photo_set(n_photos),
         "emoji": lambda: emoji_set(per_set, args.seed),
         "icons": lambda: icons_set(per_set, args.seed),
-        "shapes": lambda: shapes_set(per_set, args.seed),
+        "shapes": lambda: shapes_set(min(per_set, args.shapes), args.seed),
     }
     results: dict[str, Any] = {}
     per_image: list[dict[str, Any]] = []
     for set_name in args.sets.split(","):
         images = builders[set_name]()
         # Emoji and icons: the budget is each image's own source path count.
-        set_budgets: list[int | None] = (
-            [None] if set_name in ("emoji", "icons") else list(budgets)
-        )
+        set_budgets: list[int | None] = [None] if set_name in ("emoji", "icons") else list(budgets)
         for budget in set_budgets:
             label = "source" if budget is None else str(budget)
             modes = ["fast", "vtracer"]
             if set_name in default_sets and (budget is None or budget in default_budgets):
                 modes.insert(1, "default")
             rows: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
-            for item in images:
+            for k, item in enumerate(images):
                 b = budget if budget is not None else max(1, int(item["source_paths"]))
                 for mode in modes:
+                    if mode == "default" and args.default_limit and k >= args.default_limit:
+                        continue
                     if mode == "fast":
                         r = run_ours(item["image"], b, 0, args.seed)
                     elif mode == "default":
@@ -350,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             "default_iterations": args.default_iterations,
             "default_sets": sorted(default_sets),
             "default_budgets": sorted(default_budgets),
+            "default_limit": args.default_limit,
             "per_set": per_set,
             "photos": PHOTOS[:n_photos],
             "seed": args.seed,

@@ -107,12 +107,13 @@ def _add_vectorize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.set_defaults(func=_run_vectorize)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
+    """The ``supersvg`` parser; ``plugins=False`` skips importing other subcommands."""
     parser = argparse.ArgumentParser(prog="supersvg", description="SuperSVG vectorizer tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_vectorize(sub)
-    for name in _PLUGIN_MODULES:
+    for name in _PLUGIN_MODULES if plugins else ():
         try:
             mod = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Installed distributions add commands through the ``supersvg.commands`` entry points.
     for ep in importlib.metadata.entry_points(group="supersvg.commands"):
         register(ep.load())
-    for add in _REGISTRY:
+    for add in _REGISTRY if plugins else ():
         add(sub)
     return parser
 
@@ -170,13 +171,17 @@ def _write(path: str, data: bytes | str) -> None:
 def _one(
     args: argparse.Namespace, cfg: VectorizeConfig, src: str, dst: str, extra: dict[str, str]
 ) -> None:
-    from .pipeline import Vectorizer
+    from .loader import load_image
 
     data: Any = sys.stdin.buffer.read() if src == "-" else src
+    # Decode first (light imports only): bad input fails before the pipeline loads.
+    image = load_image(data, max_pixels=cfg.max_pixels)
+    from .pipeline import Vectorizer
+
     show = not args.no_progress and sys.stderr.isatty()
     bar = _Progress(show, Path(src).name if src != "-" else "stdin")
     try:
-        res = Vectorizer(cfg).vectorize(data, progress=bar)
+        res = Vectorizer(cfg).vectorize(image, progress=bar)
     finally:
         bar.close()
     _write(dst, res.svg)
@@ -254,7 +259,9 @@ def _run_vectorize(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``supersvg`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `vectorize` needs none of the other subcommands: skip importing them (start-up time).
+    parser = build_parser(plugins=not (argv and argv[0] == "vectorize"))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -8,6 +8,7 @@ the canvas) but its colour is optimised.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,8 +85,8 @@ def refine_paths(
 
     point_params: list[torch.Tensor] = []
     color_params: list[torch.Tensor] = []
-    shapes: list[object] = []
-    groups: list[object] = []
+    shapes: list[Any] = []
+    groups: list[Any] = []
     owners: list[list[Callable[[], torch.Tensor]]] = []
     for p in paths:
         ids = []
@@ -143,7 +144,7 @@ def refine_paths(
         k = 0
         for builders in owners:
             for build in builders:
-                shapes[k].points = build()  # type: ignore[attr-defined]
+                shapes[k].points = build()
                 k += 1
         img = pydiffvg.render(
             shapes, groups, width=tw, height=th, samples=cfg.samples, device=device
