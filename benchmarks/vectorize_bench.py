@@ -293,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     per_set = 4 if args.quick else args.per_set
+    if args.quick and not args.default_limit:
+        args.default_limit = 1  # refinement is the slow part on a CPU
     n_photos = 3 if args.quick else len(PHOTOS)
     budgets = [int(b) for b in args.budgets.split(",")]
     if args.quick:
