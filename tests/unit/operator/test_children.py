@@ -41,6 +41,7 @@ def settings() -> OperatorSettings:
         storage_configmap="storage",
         scheduler_addr="scheduler:50051",
         node_selector={"pool": "gpu"},
+        priority_classes={"high": "supersvg-high"},
     )
 
 
@@ -66,6 +67,9 @@ def test_pod_identity_ownership_and_security(settings: OperatorSettings) -> None
         {"secretRef": {"name": "s3-creds"}},
     ]
     assert spec["nodeSelector"] == {"pool": "gpu"}
+    assert "priorityClassName" not in spec  # normal priority has no class configured
+    high = build_pod(job(priority="high"), 1, settings)
+    assert high["spec"]["priorityClassName"] == "supersvg-high"
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
         "tolerations"
     ]

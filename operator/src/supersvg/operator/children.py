@@ -143,8 +143,11 @@ def build_pod(job: Mapping[str, Any], attempt: int, settings: OperatorSettings) 
         pod_spec["tolerations"] = tolerations
     if spec.get("affinity"):
         pod_spec["affinity"] = spec["affinity"]
-    if spec.get("priorityClassName"):
-        pod_spec["priorityClassName"] = spec["priorityClassName"]
+    priority_class = spec.get("priorityClassName") or settings.priority_classes.get(
+        spec["priority"]
+    )
+    if priority_class:
+        pod_spec["priorityClassName"] = priority_class
     if settings.worker_service_account:
         pod_spec["serviceAccountName"] = settings.worker_service_account
     labels = {

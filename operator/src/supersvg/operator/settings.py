@@ -34,6 +34,9 @@ class OperatorSettings(ComponentSettings):
     gpu_resource: str = "nvidia.com/gpu"
     #: Node labels every worker pod requires (JSON object), merged under spec.nodeSelector.
     node_selector: dict[str, str] = Field(default_factory=dict)
+    #: PriorityClass per job priority (JSON, e.g. {"high": "supersvg-high"}); a job's
+    #: spec.priorityClassName wins.
+    priority_classes: dict[str, str] = Field(default_factory=dict)
     #: UID/GID the worker runs as (non-root).
     run_as_user: int = Field(default=10001, ge=1)
     #: Retry delay after a failed attempt: base * 2**(attempt-1), at most max.
