@@ -218,8 +218,8 @@ class Runtime:
             except Exception:
                 self.metrics.count("reconcile_errors")
                 logger.exception("reconcile of %s/%s failed", namespace, name)
-                delay = dt.timedelta(seconds=self.settings.error_retry_seconds)
-                self.waker.schedule(key, self.clock() + delay)
+                retry = dt.timedelta(seconds=self.settings.error_retry_seconds)
+                self.waker.schedule(key, self.clock() + retry)
                 return None
             self.metrics.observe(key, plan.phase)
             if plan.wake_at is not None and not plan.delete_job:
