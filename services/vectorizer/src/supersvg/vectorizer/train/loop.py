@@ -239,7 +239,7 @@ class Trainer:
         if not math.isfinite(float(total.detach())):
             raise FloatingPointError(
                 f"loss became {float(total.detach())} at step {self.step}: "
-                + ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
+                + ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
