@@ -28,7 +28,8 @@ def verify_artifact(
 ) -> str | None:
     """None when valid, else the reason ("expired" or "bad signature")."""
     expected = sign_artifact(key, artifact, expires)
-    if not hmac.compare_digest(expected, signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         return "bad signature"
     if (time.time() if now is None else now) > expires:
         return "expired"
