@@ -16,6 +16,7 @@ def main() -> int:
     from supersvg.common.tracing import configure_tracing
     from supersvg.gateway.app import create_app
     from supersvg.gateway.middleware import RequestIdLogFilter
+    from supersvg.gateway.protocol import protocol_with_header_timeout
     from supersvg.gateway.settings import GatewaySettings
 
     try:
@@ -32,6 +33,7 @@ def main() -> int:
         app,
         host=settings.host,
         port=settings.port,
+        http=protocol_with_header_timeout(settings.header_timeout_seconds),
         log_config=None,  # keep our JSON handler on the root logger
         access_log=False,  # the middleware logs each request with its ids
         proxy_headers=True,

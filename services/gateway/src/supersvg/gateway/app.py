@@ -40,7 +40,11 @@ from supersvg.common.storage import (
 from supersvg.gateway.client import SchedulerClient
 from supersvg.gateway.errors import ApiError, install_error_handlers
 from supersvg.gateway.media import sniff_image_type
-from supersvg.gateway.middleware import BodyTooLargeError, RequestContextMiddleware
+from supersvg.gateway.middleware import (
+    BodyTimeoutError,
+    BodyTooLargeError,
+    RequestContextMiddleware,
+)
 from supersvg.gateway.models import (
     CancelResponse,
     ErrorResponse,
@@ -96,7 +100,6 @@ _MULTIPART_SCHEMA = {
 }
 
 
-
 def _errors(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI responses of the error model (these replace FastAPI's default 422 schema)."""
     out: dict[int | str, dict[str, object]] = {
@@ -111,6 +114,7 @@ _ERROR_TEXT = {
     401: "Missing or invalid bearer token",
     403: "Invalid or expired signature",
     404: "Not found",
+    408: "The request body was sent too slowly",
     409: "The job is not in a state that allows this",
     413: "Payload too large",
     422: "Unsupported image, invalid config or callback URL, idempotency key reused",
@@ -259,6 +263,8 @@ def create_app(
         RequestContextMiddleware,
         max_body_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
         observe=observe,
+        body_idle_timeout=settings.body_idle_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
     )
 
     def check_job_id(job_id: str) -> str:
@@ -300,7 +306,7 @@ def create_app(
         status_code=202,
         response_model=SubmitResponse,
         openapi_extra=_MULTIPART_SCHEMA,
-        responses=_errors(400, 401, 409, 413, 422, 429, 500, 503),
+        responses=_errors(400, 401, 408, 409, 413, 422, 429, 500, 503),
         tags=["jobs"],
         summary="Submit an image for vectorization",
     )
@@ -330,7 +336,7 @@ def create_app(
     async def _submit(request: Request, tenant: Tenant, idem: str | None) -> JSONResponse:
         try:
             form = await request.form(max_files=2, max_fields=4)
-        except BodyTooLargeError:
+        except (BodyTooLargeError, BodyTimeoutError):
             raise
         except MultiPartException as exc:
             raise ApiError(400, "INVALID_ARGUMENT", f"malformed multipart body: {exc}") from None
@@ -423,9 +429,7 @@ def create_app(
             ) from None
 
     # ------------------------------------------------------------------ read / cancel
-    @app.get(
-        "/api/v1/vectorize/jobs", response_model=JobList, responses=_JOB_ERRORS, tags=["jobs"]
-    )
+    @app.get("/api/v1/vectorize/jobs", response_model=JobList, responses=_JOB_ERRORS, tags=["jobs"])
     async def list_jobs(
         request: Request,
         tenant: TenantDep,

@@ -3,11 +3,13 @@ and one access log line per request."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -15,7 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supersvg.common.tracing import extract_context
 
-__all__ = ["BodyTooLargeError", "RequestContextMiddleware", "RequestIdLogFilter", "request_id_var"]
+__all__ = [
+    "BodyTimeoutError",
+    "BodyTooLargeError",
+    "RequestContextMiddleware",
+    "RequestIdLogFilter",
+    "request_id_var",
+]
 
 log = logging.getLogger("supersvg.gateway.access")
 tracer = trace.get_tracer("supersvg.gateway")
@@ -25,6 +33,10 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 class BodyTooLargeError(Exception):
     """The request body passed the limit while it was being received."""
+
+
+class BodyTimeoutError(Exception):
+    """The client sent the request body too slowly (paused, or in total)."""
 
 
 class RequestIdLogFilter(logging.Filter):
@@ -38,9 +50,20 @@ class RequestIdLogFilter(logging.Filter):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        observe: Callable[[str, str, int, float], None] | None = None,
+        body_idle_timeout: float = 30.0,
+        body_timeout: float = 300.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_idle_timeout = body_idle_timeout
+        self.body_timeout = body_timeout
+        #: Called with (method, route template, status, seconds) after each request.
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,13 +100,25 @@ class RequestContextMiddleware:
                 if declared.isdigit() and int(declared) > self.max_body_bytes:
                     raise BodyTooLargeError
 
+                body_done = False
+                body_deadline = started + self.body_timeout
+
                 async def receive_wrapper() -> Message:
-                    nonlocal received
-                    message = await receive()
+                    nonlocal received, body_done
+                    if body_done:  # later calls wait for a disconnect: no deadline
+                        return await receive()
+                    # A slow client (slowloris) must not hold a connection and its upload
+                    # buffer forever: bound each pause and the whole body.
+                    left = min(self.body_idle_timeout, body_deadline - time.perf_counter())
+                    try:
+                        message = await asyncio.wait_for(receive(), max(left, 0.001))
+                    except TimeoutError:
+                        raise BodyTimeoutError from None
                     if message["type"] == "http.request":
                         received += len(message.get("body", b""))
                         if received > self.max_body_bytes:
                             raise BodyTooLargeError
+                        body_done = not message.get("more_body", False)
                     return message
 
                 await self.app(scope, receive_wrapper, send_wrapper)
@@ -97,6 +132,19 @@ class RequestContextMiddleware:
                     f"the request is larger than {self.max_body_bytes} bytes",
                     {"limit_bytes": self.max_body_bytes},
                 )
+            except BodyTimeoutError:
+                if status_holder["started"]:
+                    raise
+                await self._error(
+                    send_wrapper,
+                    408,
+                    "REQUEST_TIMEOUT",
+                    "the request body was not received in time",
+                    {
+                        "idle_timeout_seconds": self.body_idle_timeout,
+                        "timeout_seconds": self.body_timeout,
+                    },
+                )
             except Exception:
                 # Answer here rather than in Starlette's outer error middleware, so that a
                 # 500 carries the error payload and X-Request-Id like every other answer.
@@ -106,6 +154,15 @@ class RequestContextMiddleware:
                 await self._error(send_wrapper, 500, "INTERNAL", "internal error", {})
             finally:
                 span.set_attribute("http.status_code", int(status_holder["status"]))
+                if self.observe is not None:
+                    # The route template, never the raw path: ids would explode the labels.
+                    route = getattr(scope.get("route"), "path", None) or "unmatched"
+                    self.observe(
+                        scope["method"],
+                        route,
+                        int(status_holder["status"]),
+                        time.perf_counter() - started,
+                    )
                 log.info(
                     "request",
                     extra={

@@ -95,3 +95,15 @@ class ResultResponse(BaseModel):
 class CancelResponse(BaseModel):
     job_id: str
     status: Status
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, object]
+
+
+class ErrorResponse(BaseModel):
+    """The error model of every non-2xx answer."""
+
+    error: ErrorDetail

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
@@ -18,6 +18,27 @@ STATIC_DIR = Path(__file__).with_name("static")
 class GatewaySettings(ComponentSettings):
     model_config = SettingsConfigDict(env_prefix="SUPERSVG_GATEWAY_", extra="ignore", frozen=True)
 
+    # The common variables of docs/service.md (SUPERSVG_LOG_LEVEL, ...) apply as well as the
+    # prefixed ones the chart sets; the prefix alone would hide the common names.
+    log_level: str = Field(
+        default="INFO",
+        validation_alias=AliasChoices(
+            "log_level", "SUPERSVG_GATEWAY_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"
+        ),
+    )
+    log_format: str = Field(
+        default="json",
+        validation_alias=AliasChoices(
+            "log_format", "SUPERSVG_GATEWAY_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"
+        ),
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "otlp_endpoint", "SUPERSVG_GATEWAY_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"
+        ),
+    )
+
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
     #: host:port of the scheduler's gRPC server.
@@ -28,6 +49,12 @@ class GatewaySettings(ComponentSettings):
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     #: Requests per minute per tenant when the tenant sets none; 0 disables the limit.
     rate_limit_per_minute: int = Field(default=1200, ge=0)
+    #: A connection that has not sent a request's complete headers within this is closed.
+    header_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Longest pause between two parts of a request body before a 408.
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: Longest time to receive a whole request body (slow uploads) before a 408.
+    body_timeout_seconds: float = Field(default=300.0, gt=0)
     #: How long a successful token check is reused.
     auth_cache_seconds: float = Field(default=5.0, ge=0)
     #: HMAC key for the local backend's artifact links; required with several replicas
