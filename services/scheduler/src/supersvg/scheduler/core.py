@@ -537,16 +537,17 @@ class Scheduler:
         if self._stopping:
             return
         rec = await self.store.get_job(outcome.job_id)
-        if rec is None or rec.terminal or rec.attempts != outcome.attempt:
-            return
         code = outcome.exit_code
-        if rec.started_at:
-            kind = {0: "exit_0", 2: "invalid_input", 3: "stopped"}.get(
-                -1 if code is None else code, "crashed"
-            )
+        if rec is not None and rec.attempts == outcome.attempt and rec.started_at:
+            # Observed before the terminal check: a worker's final report usually finishes
+            # the job before its process exits.
+            names = {0: "exit_0", 2: "invalid_input", 3: "stopped"}
+            kind = names.get(-1 if code is None else code, "crashed")
             self.metrics.attempt_seconds.labels(outcome=kind).observe(
                 max(0.0, time.time() - rec.started_at)
             )
+        if rec is None or rec.terminal or rec.attempts != outcome.attempt:
+            return
         if rec.state == "cancelling":
             await self._finish(rec, "cancelled", ("cancelling",), stage="cancelled")
         elif code == 3:

@@ -49,6 +49,7 @@ class RunningScheduler:
         await self.health.set_serving(False)  # type: ignore[attr-defined]
         await self.server.stop(grace)  # type: ignore[attr-defined]
         await self.scheduler.stop()
+        self.scheduler.metrics.close()
         await self.scheduler.store.close()
 
 
@@ -68,6 +69,9 @@ async def start_scheduler(
     )
     pb_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(scheduler), server)
     await scheduler.start()
+    if settings.metrics_addr:
+        host, _, mport = settings.metrics_addr.rpartition(":")
+        scheduler.metrics.serve(host or "0.0.0.0", int(mport))
     await server.start()
     await health.set_serving(True)
     log.info("scheduler serving", extra={"port": port, "executor": settings.executor})

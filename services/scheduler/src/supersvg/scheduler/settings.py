@@ -8,7 +8,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
@@ -18,6 +18,27 @@ __all__ = ["SchedulerSettings", "get_settings"]
 
 class SchedulerSettings(ComponentSettings):
     model_config = SettingsConfigDict(env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True)
+
+    # The common variables of docs/service.md (SUPERSVG_LOG_LEVEL, ...) apply as well as the
+    # prefixed ones the chart sets; the prefix alone would hide the common names.
+    log_level: str = Field(
+        default="INFO",
+        validation_alias=AliasChoices(
+            "log_level", "SUPERSVG_SCHEDULER_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"
+        ),
+    )
+    log_format: str = Field(
+        default="json",
+        validation_alias=AliasChoices(
+            "log_format", "SUPERSVG_SCHEDULER_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"
+        ),
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "otlp_endpoint", "SUPERSVG_SCHEDULER_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"
+        ),
+    )
 
     #: gRPC listen address.
     listen_addr: str = "0.0.0.0:50051"
@@ -59,6 +80,8 @@ class SchedulerSettings(ComponentSettings):
     worker_log_dir: str = ".data/logs"
     #: An API token (and its tenant) ensured on every start, e.g. from a Kubernetes Secret.
     bootstrap_tenant: str = "default"
+    #: ``host:port`` of the Prometheus text endpoint (``/metrics``); empty = not served.
+    metrics_addr: str = ""
     bootstrap_token: str = ""
 
     @field_validator("callback_secret")
