@@ -86,6 +86,10 @@ test: setup ## Run every test suite (unit, integration, e2e; GPU tests skip with
 test-unit: setup ## Unit tests only
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+.PHONY: test-reliability
+test-reliability: setup ## Faults, load, fuzzing, security, observability (add --run-slow for the long runs)
+	$(BIN)/pytest tests/reliability $(PYTEST_ARGS)
+
 .PHONY: run
 run: setup ## Start gateway + scheduler + local workers on 127.0.0.1 (embedded mode)
 	$(PY) tools/run_embedded.py

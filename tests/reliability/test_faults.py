@@ -175,6 +175,8 @@ def test_s3_unreachable(make_stack: Any, client: httpx.Client, s3: Any, jobs: in
         if body["status"] == "failed":
             assert body["error"]["code"] in ("WORKER_FAILED", "STORAGE_UNAVAILABLE"), body
     assert_retention_clean(stack, wl, s3=s3)
+    logs = stack.log("scheduler") + stack.log("gateway") + stack.worker_logs("job_*")
+    assert s3.secret_key not in logs and s3.access_key not in logs, "S3 keys in the logs"
 
 
 class _FlakyReceiver(http.server.BaseHTTPRequestHandler):
