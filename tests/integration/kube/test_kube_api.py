@@ -269,3 +269,12 @@ def test_dropped_watches_end_and_resume(kube_api: KubeCluster) -> None:
         core.list_namespaced_pod, "default", resource_version=rv, timeout_seconds=1
     )
     assert [(e["type"], e["object"].metadata.name) for e in resumed] == [("ADDED", "p")]
+
+
+def test_secret_string_data_becomes_data(kube_api: KubeCluster) -> None:
+    core = kubernetes.client.CoreV1Api(kube_api.api_client)
+    core.create_namespaced_secret(
+        "default", {"metadata": {"name": "s"}, "stringData": {"token": "t0k"}}
+    )
+    secret = core.read_namespaced_secret("s", "default")
+    assert secret.data == {"token": "dDBr"} and secret.string_data is None

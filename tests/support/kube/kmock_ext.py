@@ -24,6 +24,7 @@ object life cycle:
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import datetime
 import json
@@ -399,6 +400,12 @@ class KubeApi(kmock.KubernetesEmulator):
 
     def _admit(self, res: Any, body: dict[str, Any]) -> dict[str, Any]:
         """Default and validate a custom resource against its CRD schema (422 if invalid)."""
+        if (res.group, res.plural) == ("", "secrets") and body.get("stringData"):
+            # As the API server: stringData is write-only, merged into data as base64.
+            data = dict(body.get("data") or {})
+            for key, value in body.pop("stringData").items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            body["data"] = data
         schema = self._schemas.get(Resource(res.group, res.version, res.plural))
         if schema is None:
             return body
