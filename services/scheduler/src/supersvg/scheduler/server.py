@@ -80,6 +80,10 @@ async def start_scheduler(
 
 async def serve(settings: SchedulerSettings) -> None:
     configure_logging("scheduler", settings.log_level, settings.log_format)
+    # aiosqlite's DEBUG lines carry every statement's parameters (worker tokens among them):
+    # never below INFO, whatever SUPERSVG_LOG_LEVEL says.
+    quiet = logging.getLogger("aiosqlite")
+    quiet.setLevel(max(logging.INFO, quiet.getEffectiveLevel()))
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdLogFilter())
     configure_tracing("supersvg-scheduler", settings.otlp_endpoint)
