@@ -16,27 +16,23 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 
 class GatewaySettings(ComponentSettings):
-    model_config = SettingsConfigDict(env_prefix="SUPERSVG_GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SUPERSVG_GATEWAY_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # The common variables of docs/service.md (SUPERSVG_LOG_LEVEL, ...) apply as well as the
     # prefixed ones the chart sets; the prefix alone would hide the common names.
     log_level: str = Field(
         default="INFO",
-        validation_alias=AliasChoices(
-            "log_level", "SUPERSVG_GATEWAY_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"
-        ),
+        validation_alias=AliasChoices("SUPERSVG_GATEWAY_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"),
     )
     log_format: str = Field(
         default="json",
-        validation_alias=AliasChoices(
-            "log_format", "SUPERSVG_GATEWAY_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"
-        ),
+        validation_alias=AliasChoices("SUPERSVG_GATEWAY_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"),
     )
     otlp_endpoint: str | None = Field(
         default=None,
-        validation_alias=AliasChoices(
-            "otlp_endpoint", "SUPERSVG_GATEWAY_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"
-        ),
+        validation_alias=AliasChoices("SUPERSVG_GATEWAY_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"),
     )
 
     host: str = "0.0.0.0"

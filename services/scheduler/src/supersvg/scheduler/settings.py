@@ -17,27 +17,23 @@ __all__ = ["SchedulerSettings", "get_settings"]
 
 
 class SchedulerSettings(ComponentSettings):
-    model_config = SettingsConfigDict(env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # The common variables of docs/service.md (SUPERSVG_LOG_LEVEL, ...) apply as well as the
     # prefixed ones the chart sets; the prefix alone would hide the common names.
     log_level: str = Field(
         default="INFO",
-        validation_alias=AliasChoices(
-            "log_level", "SUPERSVG_SCHEDULER_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"
-        ),
+        validation_alias=AliasChoices("SUPERSVG_SCHEDULER_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"),
     )
     log_format: str = Field(
         default="json",
-        validation_alias=AliasChoices(
-            "log_format", "SUPERSVG_SCHEDULER_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"
-        ),
+        validation_alias=AliasChoices("SUPERSVG_SCHEDULER_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"),
     )
     otlp_endpoint: str | None = Field(
         default=None,
-        validation_alias=AliasChoices(
-            "otlp_endpoint", "SUPERSVG_SCHEDULER_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"
-        ),
+        validation_alias=AliasChoices("SUPERSVG_SCHEDULER_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"),
     )
 
     #: gRPC listen address.
