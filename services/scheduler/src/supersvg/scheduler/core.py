@@ -530,12 +530,35 @@ class Scheduler:
                         await self._attempt_failed(rec, f"could not start the worker: {exc}")
                 log.info("job dispatched", extra={"job_id": rec.job_id, "attempt": rec.attempts})
 
+    #: Waits between tries of an outcome that failed on a store error (about 2 minutes).
+    OUTCOME_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
+
     async def _on_outcome(self, outcome: ExecutionOutcome) -> None:
         if self._active.get(outcome.job_id) == outcome.attempt:
             del self._active[outcome.job_id]
         self._wake.set()
-        if self._stopping:
-            return
+        # The executor reports an outcome once: losing it to a dropped database connection
+        # would leave the job 'running' with no worker until the next restart. Every step
+        # below is a conditional update, so trying again is safe.
+        for delay in (*self.OUTCOME_RETRY_DELAYS, None):
+            if self._stopping:
+                return
+            try:
+                await self._apply_outcome(outcome)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if delay is None:
+                    raise
+                log.warning(
+                    "outcome not recorded yet; retrying",
+                    exc_info=True,
+                    extra={"job_id": outcome.job_id, "attempt": outcome.attempt},
+                )
+                await asyncio.sleep(delay)
+
+    async def _apply_outcome(self, outcome: ExecutionOutcome) -> None:
         rec = await self.store.get_job(outcome.job_id)
         code = outcome.exit_code
         if rec is not None and rec.attempts == outcome.attempt and rec.started_at:
