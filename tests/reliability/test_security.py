@@ -138,6 +138,18 @@ def test_signed_links_never_serve_the_input_or_escape_the_store(
             r = c.get(f"/api/v1/artifacts/{quote(artifact)}", params=q)
             _error(r, 403, "INVALID_SIGNATURE")
         _error(c.get(f"/api/v1/artifacts/{quote(good)}"), 400, "INVALID_ARGUMENT")
+        # Expiry: a correctly signed link one second past its time, and a far-future forgery.
+        past = int(time.time()) - 1
+        r = c.get(
+            f"/api/v1/artifacts/{quote(good)}",
+            params={"expires": past, "signature": sign_artifact(key, good, past)},
+        )
+        assert "expired" in _error(r, 403, "INVALID_SIGNATURE")["message"]
+        r = c.get(
+            f"/api/v1/artifacts/{quote(good)}",
+            params={"expires": 2**62, "signature": q["signature"]},
+        )
+        _error(r, 403, "INVALID_SIGNATURE")
         # Even correctly signed (a leaked key), the input and paths outside jobs/ are refused.
         expires = int(time.time()) + 60
         for artifact in (
