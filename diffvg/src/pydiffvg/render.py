@@ -229,8 +229,8 @@ def _plan_chunks(
     """Split groups (in painter's order) into chunks of bounded estimated entry count."""
     with torch.no_grad():
         pad = torch.maximum(pieces.ha, pieces.hb).detach().clamp(min=0) + 1.0
-        box = group_boxes(pieces.a.detach(), pieces.b.detach(), pieces.group, num_groups, pad)
-        box = box.cpu().numpy()
+        box_t = group_boxes(pieces.a.detach(), pieces.b.detach(), pieces.group, num_groups, pad)
+        box = box_t.cpu().numpy()
         counts = torch.bincount(pieces.group, minlength=num_groups).cpu().numpy()
     finite = np.isfinite(box).all(axis=1)
     w = np.clip(
