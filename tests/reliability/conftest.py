@@ -120,7 +120,7 @@ class Workload:
             f"{j}={self.status(j)['status']}" for j in sorted(pending)
         )
 
-    def verify(self, fault: str) -> dict[str, int]:
+    def verify(self, fault: str, injected: int = 1) -> dict[str, int]:
         """Every job terminal and correct; none lost or duplicated. Records the figures."""
         self.settle()
         listed: list[str] = []
@@ -163,7 +163,7 @@ class Workload:
             "failed": failed,
             "lost": len(set(self.job_ids) - set(listed)),
         }
-        record("fault", fault=fault, **figures)
+        record("fault", fault=fault, injected=injected, **figures)
         return figures
 
 

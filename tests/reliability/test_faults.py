@@ -73,7 +73,7 @@ def test_worker_sigkill(make_stack: Any, client: httpx.Client, jobs: int) -> Non
             killed.append(job_id)
         time.sleep(0.2)
     assert killed, "no worker was seen running"
-    figures = wl.verify("worker SIGKILL")
+    figures = wl.verify("worker SIGKILL", injected=len(killed))
     for job_id in killed:
         body = wl.final[job_id]
         assert body["status"] == "completed", body
