@@ -88,12 +88,15 @@ _MULTIPART_SCHEMA = {
                             "format": "binary",
                             "description": "PNG, JPEG or WebP, at most 25 MB",
                         },
+                        # A JSON object in a form field: described as the object it is,
+                        # with the part's content type, so clients and fuzzers build it.
                         "config": {
-                            "type": "string",
-                            "description": "JSON object: " + ", ".join(JobConfigIn.model_fields),
+                            **JobConfigIn.model_json_schema(),
+                            "description": "The job's settings (JSON); unknown keys are refused",
                         },
                     },
-                }
+                },
+                "encoding": {"config": {"contentType": "application/json"}},
             }
         },
     }
