@@ -1,0 +1,480 @@
+"""Runs worker attempts as VectorizeJob resources on Kubernetes (the operator runs the pods).
+
+One VectorizeJob per attempt, named ``<job id>-a<attempt>`` (lower-cased, ``_`` -> ``-``),
+with ``backoffLimit: 0``: the scheduler decides about retries, the operator runs exactly one
+pod. The per-job worker token goes into a Secret owned by the VectorizeJob; the trace
+context into the ``supersvg.io/traceparent`` annotation (the pod's ``TRACEPARENT``).
+
+A background thread lists and then watches this scheduler's VectorizeJobs (label
+``app.kubernetes.io/managed-by=supersvg-scheduler``), resuming from the last
+resourceVersion after a dropped watch and relisting on 410 Gone; when a tracked attempt's
+VectorizeJob reaches a terminal phase (or disappears), the outcome is reported once:
+Succeeded -> exit 0, Failed -> the worker's exit code (``None`` for deadline and other
+operator-side failures), Cancelled -> 3. Cancel patches ``spec.cancel``; after another
+grace period the VectorizeJob is deleted (its pod goes with it).
+
+Configuration (environment, prefix ``SUPERSVG_SCHEDULER_K8S_``): ``NAMESPACE``,
+``TTL_SECONDS_AFTER_FINISHED``, ``ACTIVE_DEADLINE_SECONDS``, ``WATCH_TIMEOUT_SECONDS``;
+credentials in-cluster, else ``$KUBECONFIG``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kubernetes
+from kubernetes.client.rest import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from supersvg.common.settings import ComponentSettings
+from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
+
+__all__ = ["KubernetesExecutor", "KubernetesExecutorSettings", "vectorizejob_name"]
+
+log = logging.getLogger(__name__)
+
+GROUP, VERSION, PLURAL = "supersvg.io", "v1alpha1", "vectorizejobs"
+MANAGER = "supersvg-scheduler"
+SELECTOR = f"app.kubernetes.io/managed-by={MANAGER}"
+LABEL_JOB_ID = "supersvg.io/job-id"
+LABEL_ATTEMPT = "supersvg.io/job-attempt"
+LABEL_TENANT = "supersvg.io/tenant"
+ANNOTATION_TRACEPARENT = "supersvg.io/traceparent"
+TERMINAL = ("Succeeded", "Failed", "Cancelled")
+EXIT_CANCELLED = 3
+Key = tuple[str, int]  # (job id, attempt)
+
+
+class KubernetesExecutorSettings(ComponentSettings):
+    """The Kubernetes executor's own settings (``SUPERSVG_SCHEDULER_K8S_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPERSVG_SCHEDULER_K8S_", extra="ignore", frozen=True
+    )
+
+    #: Namespace for VectorizeJobs; empty: the scheduler pod's own namespace (or "default").
+    namespace: str = ""
+    #: Finished VectorizeJobs (and their pods, logs) are deleted after this long.
+    ttl_seconds_after_finished: int = Field(default=3600, ge=0)
+    #: Per attempt; 0 = no deadline.
+    active_deadline_seconds: int = Field(default=0, ge=0)
+    #: Each watch request ends after this long and is resumed (bounds stale connections).
+    watch_timeout_seconds: int = Field(default=300, gt=0)
+
+
+def vectorizejob_name(job_id: str, attempt: int) -> str:
+    """A DNS-1123 name for one attempt of a job (job ids are ``job_`` + a ULID)."""
+    base = re.sub(r"[^a-z0-9-]+", "-", job_id.lower()).strip("-")[:240]
+    return f"{base}-a{attempt}"
+
+
+def _label_value(text: str) -> str:
+    value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63]
+    return value.strip("-_.")
+
+
+def _make_api_client() -> kubernetes.client.ApiClient:
+    config = kubernetes.client.Configuration()
+    try:
+        kubernetes.config.load_incluster_config(client_configuration=config)
+    except kubernetes.config.ConfigException:
+        path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        kubernetes.config.load_kube_config(config_file=path, client_configuration=config)
+    return kubernetes.client.ApiClient(configuration=config)
+
+
+def _own_namespace() -> str:
+    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+    try:
+        with open(path) as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"
+
+
+class _Gone(Exception):
+    """The watch's resourceVersion is too old (410): list again."""
+
+
+def _key_of(obj: Mapping[str, Any]) -> Key | None:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    try:
+        return (str((obj.get("spec") or {})["jobId"]), int(labels[LABEL_ATTEMPT]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def outcome_of(obj: Mapping[str, Any], key: Key) -> ExecutionOutcome | None:
+    """The attempt's outcome if its VectorizeJob is finished, else None."""
+    status = obj.get("status") or {}
+    phase = status.get("phase")
+    if phase not in TERMINAL:
+        return None
+    message = f"VectorizeJob {phase}: {status.get('reason', '')} {status.get('message', '')}"
+    message = message.strip()
+    if phase == "Succeeded":
+        code: int | None = 0
+    elif phase == "Cancelled":
+        code = EXIT_CANCELLED
+    else:
+        code = status.get("exitCode") if status.get("reason") != "DeadlineExceeded" else None
+    return ExecutionOutcome(key[0], key[1], code, message[:500])
+
+
+class KubernetesExecutor(Executor):
+    """One VectorizeJob per attempt; outcomes from a watch on VectorizeJobs."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        settings: KubernetesExecutorSettings,
+        api_client: kubernetes.client.ApiClient | None = None,
+        device: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.namespace = settings.namespace or _own_namespace()
+        self.device = device
+        self._api_client = api_client
+        self._tracked: dict[Key, str] = {}  # attempts whose outcome is still owed
+        self._created: dict[Key, float] = {}  # when each tracked VectorizeJob surely existed
+        self._last_phase: dict[Key, str] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._response: Any = None  # the open watch response (closed to stop at once)
+        self._list_started = 0.0
+        self.resumes = 0  # watches resumed from a resourceVersion (for tests and logs)
+        self.relists = 0  # full relists after 410 Gone
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> KubernetesExecutor:
+        return cls(KubernetesExecutorSettings.from_env(), device=settings.worker_device)
+
+    @property
+    def capacity(self) -> int | None:
+        return None  # the cluster queues pods
+
+    # ------------------------------------------------------------------ clients
+
+    @property
+    def api_client(self) -> kubernetes.client.ApiClient:
+        if self._api_client is None:
+            self._api_client = _make_api_client()
+        return self._api_client
+
+    def _custom(self) -> kubernetes.client.CustomObjectsApi:
+        return kubernetes.client.CustomObjectsApi(self.api_client)
+
+    def _core(self) -> kubernetes.client.CoreV1Api:
+        return kubernetes.client.CoreV1Api(self.api_client)
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(lambda: self.api_client)  # reads the kubeconfig
+        self._thread = threading.Thread(target=self._watch_forever, name="vj-watch", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        # VectorizeJobs keep running: the next scheduler adopts them.
+        self._stop.set()
+        response = self._response
+        if response is not None:
+            # Shut the socket down so the watch thread's blocked read ends at once.
+            sock = getattr(getattr(response, "connection", None), "sock", None)
+            with contextlib.suppress(Exception):
+                if sock is not None:
+                    sock.shutdown(socket.SHUT_RDWR)
+                response.close()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10.0)
+        if self._api_client is not None:
+            self._api_client.close()
+
+    # ------------------------------------------------------------------ attempts
+
+    def _body(self, spec: WorkSpec, name: str, secret: str) -> dict[str, Any]:
+        config = spec.config
+        vj_spec: dict[str, Any] = {
+            "jobId": spec.job_id,
+            "tenant": spec.tenant_id[:128],
+            "priority": spec.priority if spec.priority in ("low", "normal", "high") else "normal",
+            "input": {"key": spec.input_key},
+            "output": {"prefix": spec.output_prefix},
+            "config": {
+                "maxPaths": int(config.get("max_paths", 256)),
+                "numIterations": int(config.get("num_iterations", 100)),
+                "preset": str(config.get("preset") or "auto"),
+                "seed": int(config.get("seed", 0)),
+                "outputFormat": str(config.get("output_format") or "svg"),
+            },
+            "backoffLimit": 0,  # retries are the scheduler's decision
+            "firstAttempt": spec.attempt,
+            "device": spec.extra_env.get("SUPERSVG_DEVICE", self.device),
+            "workerTokenSecretRef": {"name": secret, "key": "token"},
+            "ttlSecondsAfterFinished": self.settings.ttl_seconds_after_finished,
+        }
+        if spec.scheduler_addr:
+            vj_spec["schedulerAddr"] = spec.scheduler_addr
+        if self.settings.active_deadline_seconds:
+            vj_spec["activeDeadlineSeconds"] = self.settings.active_deadline_seconds
+        meta: dict[str, Any] = {
+            "name": name,
+            "namespace": self.namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": MANAGER,
+                LABEL_JOB_ID: _label_value(spec.job_id),
+                LABEL_ATTEMPT: str(spec.attempt),
+                LABEL_TENANT: _label_value(spec.tenant_id),
+            },
+        }
+        if spec.traceparent:
+            meta["annotations"] = {ANNOTATION_TRACEPARENT: spec.traceparent}
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VectorizeJob",
+            "metadata": meta,
+            "spec": vj_spec,
+        }
+
+    def _create(self, spec: WorkSpec) -> None:
+        name = vectorizejob_name(spec.job_id, spec.attempt)
+        secret = f"{name}-token"
+        core, custom = self._core(), self._custom()
+        secret_body = {
+            "metadata": {"name": secret, "labels": {"app.kubernetes.io/managed-by": MANAGER}},
+            "type": "Opaque",
+            "stringData": {"token": spec.worker_token},
+        }
+        try:
+            core.create_namespaced_secret(self.namespace, secret_body)
+        except ApiException as exc:
+            if exc.status != 409:  # 409: a launch that was interrupted made it already
+                raise
+        try:
+            job = custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, self._body(spec, name, secret)
+            )
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            job = custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        # The Secret goes away with its VectorizeJob (garbage collection by owner).
+        owner = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "VectorizeJob",
+            "name": name,
+            "uid": job["metadata"]["uid"],
+            "blockOwnerDeletion": False,
+        }
+        core.patch_namespaced_secret(
+            secret, self.namespace, {"metadata": {"ownerReferences": [owner]}}
+        )
+
+    async def launch(self, spec: WorkSpec) -> None:
+        key = (spec.job_id, spec.attempt)
+        self._tracked[key] = vectorizejob_name(spec.job_id, spec.attempt)
+        try:
+            await asyncio.to_thread(self._create, spec)
+        except Exception:
+            self._tracked.pop(key, None)
+            raise
+        self._created[key] = time.monotonic()
+        log.info(
+            "vectorizejob created",
+            extra={
+                "job_id": spec.job_id,
+                "attempt": spec.attempt,
+                "vectorizejob": self._tracked.get(key),
+            },
+        )
+
+    def _get(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(
+                self._custom().get_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, PLURAL, name
+                )
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def adopt(self, spec: WorkSpec) -> bool:
+        key = (spec.job_id, spec.attempt)
+        name = vectorizejob_name(spec.job_id, spec.attempt)
+        obj = await asyncio.to_thread(self._get, name)
+        if obj is None:
+            return False
+        self._tracked[key] = name
+        self._created[key] = time.monotonic()
+        outcome = outcome_of(obj, key)
+        if outcome is not None:
+            # It finished while no scheduler watched: report once the scheduler tracks it.
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self._deliver(outcome))
+            )
+        return True
+
+    async def cancel(self, job_id: str, attempt: int, grace_s: float) -> None:
+        key = (job_id, attempt)
+        name = vectorizejob_name(job_id, attempt)
+        # First the worker's own chance (told through ReportProgressResponse), then the
+        # operator stops the pod (SIGTERM), then the VectorizeJob and its pod are deleted.
+        for step in ("wait", "cancel", "delete"):
+            if step == "cancel":
+                await asyncio.to_thread(self._patch_cancel, name)
+            elif step == "delete":
+                await asyncio.to_thread(self._delete, name)
+            waited = 0.0
+            while key in self._tracked and waited < max(grace_s, 0.05):
+                await asyncio.sleep(0.05)
+                waited += 0.05
+            if key not in self._tracked:
+                return
+
+    def _patch_cancel(self, name: str) -> None:
+        with contextlib.suppress(ApiException):
+            self._custom().patch_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, {"spec": {"cancel": True}}
+            )
+
+    def _delete(self, name: str) -> None:
+        with contextlib.suppress(ApiException):
+            self._custom().delete_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name
+            )
+
+    # ------------------------------------------------------------------ outcomes
+
+    async def _deliver(self, outcome: ExecutionOutcome) -> None:
+        key = (outcome.job_id, outcome.attempt)
+        if self._tracked.pop(key, None) is None:
+            return  # reported already (or not ours to report)
+        self._last_phase.pop(key, None)
+        self._created.pop(key, None)
+        log.info(
+            "attempt finished",
+            extra={"job_id": key[0], "attempt": key[1], "exit_code": outcome.exit_code},
+        )
+        await self.report(outcome)
+
+    async def _on_object(self, event: str, obj: Mapping[str, Any]) -> None:
+        key = _key_of(obj)
+        if key is None or key not in self._tracked:
+            return
+        phase = (obj.get("status") or {}).get("phase")
+        if phase and self._last_phase.get(key) != phase:
+            self._last_phase[key] = phase
+            log.info(
+                "attempt %s",
+                phase.lower(),
+                extra={"job_id": key[0], "attempt": key[1], "phase": phase},
+            )
+        outcome = outcome_of(obj, key)
+        if outcome is None and event == "DELETED":
+            outcome = ExecutionOutcome(key[0], key[1], None, "the VectorizeJob was deleted")
+        if outcome is not None:
+            await self._deliver(outcome)
+
+    def _run_on_loop(self, coro: Any) -> None:
+        """From the watch thread: run on the scheduler's loop and wait (keeps events in order)."""
+        assert self._loop is not None
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        with contextlib.suppress(
+            concurrent.futures.TimeoutError, concurrent.futures.CancelledError
+        ):
+            fut.result(timeout=30)
+
+    def _dispatch(self, event: str, obj: Mapping[str, Any]) -> None:
+        self._run_on_loop(self._on_object(event, obj))
+
+    def _watch_forever(self) -> None:
+        custom = self._custom()
+        rv: str | None = None
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                if rv is None:
+                    self._list_started = time.monotonic()
+                    listed = custom.list_namespaced_custom_object(
+                        GROUP, VERSION, self.namespace, PLURAL, label_selector=SELECTOR
+                    )
+                    rv = str(listed["metadata"]["resourceVersion"])
+                    self._relisted(listed.get("items", []))
+                else:
+                    self.resumes += 1
+                rv = self._stream(custom, rv)
+                backoff = 0.2
+            except _Gone:
+                log.info("vectorizejob watch expired (410 Gone); relisting")
+                rv = None
+                self.relists += 1
+            except Exception as exc:  # dropped connection, API errors: resume from rv
+                if self._stop.is_set():
+                    break
+                log.warning("vectorizejob watch interrupted: %s", exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _stream(self, custom: kubernetes.client.CustomObjectsApi, rv: str) -> str:
+        """One watch request from ``rv``; returns the last resourceVersion seen."""
+        resp = custom.list_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            label_selector=SELECTOR,
+            watch=True,
+            allow_watch_bookmarks=True,
+            resource_version=rv,
+            timeout_seconds=self.settings.watch_timeout_seconds,
+            _preload_content=False,
+            _request_timeout=self.settings.watch_timeout_seconds + 30,
+        )
+        self._response = resp
+        try:
+            for line in iter_resp_lines(resp):
+                if self._stop.is_set():
+                    break
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    if obj.get("code") == 410:
+                        raise _Gone()
+                    raise RuntimeError(f"watch error: {obj.get('message')}")
+                rv = str((obj.get("metadata") or {}).get("resourceVersion") or rv)
+                if event.get("type") != "BOOKMARK":
+                    self._dispatch(str(event.get("type")), obj)
+        finally:
+            self._response = None
+            resp.release_conn()
+        return rv
+
+    def _relisted(self, items: list[dict[str, Any]]) -> None:
+        """After a (re)list: finished attempts report; tracked ones that vanished are lost."""
+        seen = {key for key in map(_key_of, items) if key is not None}
+        for obj in items:
+            self._dispatch("SYNC", obj)
+        for key, since in list(self._created.items()):
+            # Only attempts that surely existed before the list began can be missing from it.
+            if key not in seen and since < self._list_started:
+                lost = ExecutionOutcome(key[0], key[1], None, "the VectorizeJob disappeared")
+                self._run_on_loop(self._deliver(lost))
