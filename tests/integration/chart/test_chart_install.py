@@ -225,12 +225,16 @@ def test_component_wiring(render: Callable[[str], Rendered]) -> None:
         "key": "database-url",
     }
     assert env["SUPERSVG_SCHEDULER_RETENTION_SECONDS"] == str(7 * 86400)
+    assert env["SUPERSVG_SCHEDULER_K8S_NAMESPACE"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
+    assert env["SUPERSVG_SCHEDULER_K8S_ACTIVE_DEADLINE_SECONDS"] == "1800"
     assert env["SUPERSVG_SCHEDULER_ADVERTISE_ADDR"] == f"{RELEASE}-scheduler:50051"
-    assert json.loads(env["SUPERSVG_SCHEDULER_JOB_RESOURCES"]) == {
+    assert json.loads(env["SUPERSVG_SCHEDULER_K8S_RESOURCES"]) == {
         "requests": {"cpu": "2", "memory": "8Gi"},
         "limits": {"memory": "16Gi", "nvidia.com/gpu": "1"},
     }
-    assert json.loads(env["SUPERSVG_SCHEDULER_JOB_TOLERATIONS"]) == [
+    assert json.loads(env["SUPERSVG_SCHEDULER_K8S_TOLERATIONS"]) == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
 
@@ -338,7 +342,7 @@ def test_gpu_off_runs_cpu_workers(render: Callable[[str], Rendered]) -> None:
     )
     env = _env(_container(r, "scheduler"))
     assert env["SUPERSVG_SCHEDULER_WORKER_DEVICE"] == "cpu"
-    assert json.loads(env["SUPERSVG_SCHEDULER_JOB_RESOURCES"]) == {
+    assert json.loads(env["SUPERSVG_SCHEDULER_K8S_RESOURCES"]) == {
         "requests": {"cpu": "2", "memory": "8Gi"},
         "limits": {"memory": "16Gi"},
     }
@@ -462,7 +466,7 @@ def test_rbac_is_exactly_the_minimum(render: Callable[[str], Rendered]) -> None:
     )
     assert _rules(roles[f"{RELEASE}-scheduler"]) == _expand(
         "supersvg.io", ["vectorizejobs"], ["get", "list", "watch", "create", "patch", "delete"]
-    )
+    ) | _expand("", ["secrets"], ["create", "patch"])
     bindings = {d["metadata"]["name"]: d for d in r.of_kind("RoleBinding")}
     for component in ("operator", "scheduler"):
         binding = bindings[f"{RELEASE}-{component}"]
