@@ -3,6 +3,7 @@ malformed and adversarial images, oversized and slow uploads."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -279,7 +280,12 @@ def _slow_client(
         for byte in trickle:
             try:
                 answer = sock.recv(4096)  # an answer or a close: the server let go
-                return time.monotonic() - started, answer
+                took = time.monotonic() - started
+                sock.settimeout(5.0)
+                with contextlib.suppress(OSError):
+                    while chunk := sock.recv(4096):  # the rest of the answer, until close
+                        answer += chunk
+                return took, answer
             except TimeoutError:
                 pass
             except OSError:
