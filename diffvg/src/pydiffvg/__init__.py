@@ -2,7 +2,13 @@
 
 from pydiffvg.device import get_device, get_use_gpu, set_device, set_use_gpu
 from pydiffvg.image import imread, imwrite
-from pydiffvg.render import PixelFilter, RenderFunction, render, set_print_timing
+from pydiffvg.render import (
+    PixelFilter,
+    RenderFunction,
+    render,
+    render_polygons,
+    set_print_timing,
+)
 from pydiffvg.shape import (
     Circle,
     Ellipse,
@@ -31,6 +37,7 @@ __all__ = [
     "imread",
     "imwrite",
     "render",
+    "render_polygons",
     "save_svg",
     "scene_to_svg",
     "set_device",
