@@ -95,6 +95,14 @@ def _add_vectorize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         default=100,
         help="refinement steps through the differentiable renderer; 0 = analytic only",
     )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=VectorizeConfig.time_budget,
+        metavar="SECONDS",
+        help="stop refining when this many seconds have passed since the start "
+        f"(default {VectorizeConfig.time_budget:g}; 0 = no limit)",
+    )
     p.add_argument("--preset", choices=["auto", *PRESETS], default="auto")
     p.add_argument("--checkpoint", default=None, help="learned coarse model checkpoint")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
@@ -196,6 +204,7 @@ def _run_vectorize(args: argparse.Namespace) -> int:
         cfg = VectorizeConfig(
             max_paths=args.max_paths,
             iterations=args.iterations,
+            time_budget=args.time_budget,
             preset=args.preset,
             seed=args.seed,
             device=args.device,

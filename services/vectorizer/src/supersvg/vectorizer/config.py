@@ -86,7 +86,7 @@ class VectorizeConfig:
     #: Longest side of the working image; larger inputs are downscaled for analysis.
     work_size: int = 512
     #: Longest side used by refinement (rendering through pydiffvg is the costly step).
-    refine_size: int = 128
+    refine_size: int = 256
     #: Largest input accepted, in pixels (protects against decompression bombs).
     max_pixels: int = 64_000_000
     #: Draw a first path with the dominant colour under everything (opaque inputs only).
@@ -95,6 +95,9 @@ class VectorizeConfig:
     precision: int = 1
     #: Anti-aliasing samples per pixel axis used by refinement.
     samples: int = 2
+    #: Wall-clock seconds for the whole call; refinement stops when the next step would
+    #: overrun it (the best iterate so far is kept). 0 = no limit.
+    time_budget: float = 8.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,6 +109,8 @@ class VectorizeConfig:
             raise ValueError(f"unknown preset {self.preset!r}")
         if not 0 <= self.precision <= 4:
             raise ValueError("precision must be between 0 and 4")
+        if not self.time_budget >= 0:
+            raise ValueError("time_budget must be >= 0 seconds (0 = no limit)")
         if self.work_size < 16 or self.refine_size < 16:
             raise ValueError("work_size and refine_size must be at least 16")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -154,13 +155,22 @@ class Vectorizer:
             )
         refined = 0
         refine_note = "off"
+        target = rgba.astype(np.float64) / 255.0
+        a = composite_white(target)
+        coarse_paths = [copy.deepcopy(p) for p in paths] if cfg.iterations > 0 else []
         if cfg.iterations > 0 and paths:
             from .refine import RendererUnavailable, refine_paths
 
             report("refine")
+            deadline = t0 + cfg.time_budget if cfg.time_budget > 0 else None
             try:
                 paths, refined = refine_paths(
-                    paths, rgba, cfg, preset, progress=lambda f: report("refine", f)
+                    paths,
+                    rgba,
+                    cfg,
+                    preset,
+                    progress=lambda f: report("refine", f),
+                    deadline=deadline,
                 )
                 refine_note = "pydiffvg"
             except RendererUnavailable as exc:
@@ -173,11 +183,19 @@ class Vectorizer:
         svg = write_svg(paths, w, h, precision=cfg.precision)
         report("metrics")
         preview = render_svg_png(svg, w, h)
-        rendered = (
-            np.asarray(Image.open(io.BytesIO(preview)).convert("RGBA"), dtype=np.float64) / 255.0
-        )
-        target = rgba.astype(np.float64) / 255.0
-        a, b = composite_white(target), composite_white(rendered)
+        b = composite_white(_decode(preview))
+        err = float(np.mean((a - b) ** 2))
+        if refined:
+            # Never return a refinement that the written file shows to be worse than the
+            # coarse scene it started from (the refinement loss is measured at a lower
+            # resolution by another renderer).
+            c_paths = prune_paths(coarse_paths, budget, (w, h))
+            c_svg = write_svg(c_paths, w, h, precision=cfg.precision)
+            c_preview = render_svg_png(c_svg, w, h)
+            c_b = composite_white(_decode(c_preview))
+            if float(np.mean((a - c_b) ** 2)) < err:
+                paths, svg, preview, b = c_paths, c_svg, c_preview, c_b
+                refine_note = "pydiffvg (coarse kept)"
         seconds = time.perf_counter() - t0
         metrics: dict[str, Any] = {
             "num_paths": len(paths),
@@ -197,6 +215,10 @@ class Vectorizer:
         return Result(
             svg=svg, num_paths=len(paths), preview_png=preview, metrics=metrics, paths=paths
         )
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.float64) / 255.0
 
 
 def _downscale(rgba: np.ndarray, size: int) -> np.ndarray:
