@@ -169,10 +169,10 @@ def render_polygons(
         ha=zeros,
         hb=zeros,
     )
-    colors = fill_colors.to(dtype=dt)
-    paints: list[Color | None] = []
-    for gi in range(num_groups):
-        paints.extend([colors[gi], None])
+    colors = fill_colors.to(device=dev, dtype=dt)
+    # Rows alternate fill, stroke (no strokes here), built in one operation: a Python
+    # step per group would cost more than the rendering in scenes of thousands of groups.
+    solid = torch.stack([colors, torch.zeros_like(colors)], dim=1).reshape(-1, 4)
     if even_odd is None:
         eo = torch.zeros(num_groups, dtype=torch.bool, device=dev)
     else:
@@ -181,7 +181,9 @@ def render_polygons(
             raise ValueError(f"even_odd must have shape [{num_groups}]")
     return _render_pieces(
         pieces,
-        paints,
+        [],
+        solid=solid,
+        has_fill=[True] * num_groups,
         even_odd=eo,
         width=width,
         height=height,
@@ -197,6 +199,8 @@ def _render_pieces(
     pieces: Pieces,
     paints: list[Color | None],
     *,
+    solid: torch.Tensor | None = None,
+    has_fill: list[bool] | None = None,
     even_odd: torch.Tensor,
     width: int,
     height: int,
@@ -206,11 +210,18 @@ def _render_pieces(
     dev: torch.device,
     dt: torch.dtype,
 ) -> torch.Tensor:
-    """Coverage and compositing of flattened pieces; ``paints`` alternate fill, stroke."""
-    num_groups = len(paints) // 2
-    has_fill = [p is not None for p in paints[0::2]]
-    has_stroke = [p is not None for p in paints[1::2]]
-    solid = _solid_table(paints, dev, dt)
+    """Coverage and compositing of flattened pieces; ``paints`` alternate fill, stroke.
+
+    Fill-only scenes of solid colours may pass ``solid`` (rows alternate fill, stroke) and
+    ``has_fill`` instead of ``paints``.
+    """
+    if solid is None or has_fill is None:
+        has_fill = [p is not None for p in paints[0::2]]
+        has_stroke = [p is not None for p in paints[1::2]]
+        solid = _solid_table(paints, dev, dt)
+    else:
+        has_stroke = [False] * len(has_fill)
+    num_groups = len(has_fill)
     gradients = [
         (i, p) for i, p in enumerate(paints) if isinstance(p, LinearGradient | RadialGradient)
     ]
