@@ -471,9 +471,10 @@ def _optimise(  # noqa: PLR0917
             for c in colors:
                 c.clamp_(0.0, 1.0)
         steps += 1
-        # A pessimistic step time, so that one slow step does not overrun the deadline.
+        # The first step pays one-time costs, so later ones trust the latest step more,
+        # but only halve the estimate at a time (one quick step is no promise).
         dt = time.perf_counter() - t_step
-        step_time = dt if it == 0 else max(0.7 * step_time + 0.3 * dt, 0.9 * dt)
+        step_time = dt if it == 0 else max(dt, 0.5 * step_time)
     if best is not None:
         scene.write_back(paths, best)
     return paths, steps
