@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
 from typing import Any
 
@@ -261,6 +262,9 @@ def test_dropped_watches_end_and_resume(kube_api: KubeCluster) -> None:
         ended.set()
 
     threading.Thread(target=consume, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while kube_api.api.open_watches["pods"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     kubernetes.client.CoreV1Api(kube_api.api_client).create_namespaced_pod("default", _pod("p"))
     kube_api.drop_watches()
     assert ended.wait(5), "a dropped watch must end long before its timeout"

@@ -173,6 +173,8 @@ async def test_watch_resumes_after_drops_and_relists_after_gone(
     await ex.launch(work("job_a", 1))
     await ex.launch(work("job_b", 1))
     await until(lambda: {"job-a-a1-1", "job-b-a1-1"} <= set(jobs.pod_names()))
+    # The operator and the executor both watch VectorizeJobs; drop them once both do.
+    await until(lambda: kube_api.api.open_watches["vectorizejobs"] >= 2, what="the watches")
     resumes = ex.resumes
     await asyncio.to_thread(kube_api.drop_watches)
     await asyncio.to_thread(jobs.pods.exit, "job-a-a1-1", 0)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import copy
 import datetime
 import json
@@ -223,6 +224,8 @@ class KubeApi(kmock.KubernetesEmulator):
     _outcomes: dict[int, tuple[int, Any]] = attrs.field(factory=dict, init=False)
     _closing: bool = attrs.field(default=False, init=False)
     _watch_epoch: int = attrs.field(default=0, init=False)
+    #: Watch streams being served, per resource plural (tests wait for their watchers).
+    open_watches: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False)
     _schemas: dict[Any, CrdSchema] = attrs.field(factory=dict, init=False)
     _columns: dict[Any, list[dict[str, Any]]] = attrs.field(factory=dict, init=False)
 
@@ -685,10 +688,20 @@ class KubeApi(kmock.KubernetesEmulator):
         }
 
     async def _serve_watch(self, request: rendering.Request) -> AsyncIterator[Any]:
+        assert request.resource is not None
+        plural = str(request.resource.plural)
+        epoch = self._watch_epoch  # a drop from now on ends this watch
+        self.open_watches[plural] += 1
+        try:
+            async for item in self._watch_events(request, epoch):
+                yield item
+        finally:
+            self.open_watches[plural] -= 1
+
+    async def _watch_events(self, request: rendering.Request, epoch: int) -> AsyncIterator[Any]:
         # Send the headers at once: clients wait for them before reading the stream.
         yield b""
         params = request.params
-        epoch = self._watch_epoch
         timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else None
         deadline = None if timeout is None else time.monotonic() + timeout
         since_text = params.get("resourceVersion") or "0"

@@ -158,6 +158,7 @@ class KubernetesExecutor(Executor):
         self._thread: threading.Thread | None = None
         self._response: Any = None  # the open watch response (closed to stop at once)
         self._list_started = 0.0
+        self._tasks: set[asyncio.Future[Any]] = set()
         self.resumes = 0  # watches resumed from a resourceVersion (for tests and logs)
         self.relists = 0  # full relists after 410 Gone
 
@@ -328,9 +329,7 @@ class KubernetesExecutor(Executor):
         outcome = outcome_of(obj, key)
         if outcome is not None:
             # It finished while no scheduler watched: report once the scheduler tracks it.
-            asyncio.get_running_loop().call_soon(
-                lambda: asyncio.ensure_future(self._deliver(outcome))
-            )
+            asyncio.get_running_loop().call_soon(self._spawn, self._deliver(outcome))
         return True
 
     async def cancel(self, job_id: str, attempt: int, grace_s: float) -> None:
@@ -349,6 +348,11 @@ class KubernetesExecutor(Executor):
                 waited += 0.05
             if key not in self._tracked:
                 return
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
 
     def _patch_cancel(self, name: str) -> None:
         with contextlib.suppress(ApiException):
