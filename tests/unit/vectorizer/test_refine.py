@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from supersvg.vectorizer import Cancelled, VectorizeConfig, Vectorizer
-from supersvg.vectorizer.refine import renderer_available
+from supersvg.vectorizer.cli import main
+from supersvg.vectorizer.config import PRESETS
+from supersvg.vectorizer.refine import region_groups, renderer_available
 
 pytestmark = pytest.mark.skipif(not renderer_available(), reason="pydiffvg.render missing")
 
@@ -44,3 +51,86 @@ def test_refinement_is_deterministic_and_cancellable() -> None:
             img, progress=lambda s, p: stages.append(s), should_cancel=cancel_in_refine
         )
     assert "write" not in stages
+
+
+def _blocks_image(size: int = 48) -> np.ndarray:
+    """Photo-like input: soft colour gradients, blocks and a disk (the photo preset)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:size, :size] / size
+    img = np.stack([0.3 + 0.5 * xx, 0.2 + 0.6 * yy, 0.5 + 0.3 * xx * yy], axis=-1)
+    for _ in range(6):
+        x0, y0 = rng.integers(0, size - 12, 2)
+        img[y0 : y0 + 10, x0 : x0 + 10] = rng.uniform(0, 1, 3)
+    d = np.sqrt((yy - 0.5) ** 2 + (xx - 0.6) ** 2) * size - size * 0.2
+    cover = np.clip(0.5 - d, 0.0, 1.0)[..., None]
+    img = (1 - cover) * img + cover * np.array([0.9, 0.1, 0.2])
+    return np.round(img * 255).astype(np.uint8)
+
+
+def test_region_groups_assign_holes_to_the_outer_loop_around_them() -> None:
+    def square(x0: float, y0: float, s: float, *, hole: bool) -> np.ndarray:
+        pts = np.array([[x0, y0], [x0 + s, y0], [x0 + s, y0 + s], [x0, y0 + s]])
+        pts = pts[::-1] if hole else pts
+        return np.repeat(pts, 3, axis=0)  # (3N, 2) like a cubic loop
+
+    subs = [
+        square(0, 0, 10, hole=False),  # 0: outer A
+        square(20, 0, 10, hole=False),  # 1: outer B
+        square(2, 2, 6, hole=True),  # 2: hole in A
+        square(22, 2, 6, hole=True),  # 3: hole in B
+        square(3, 3, 2, hole=False),  # 4: island in A's hole
+    ]
+    regions = sorted(sorted(r) for r in region_groups(subs))
+    assert regions == [[0, 2], [1, 3], [4]]
+    # A hole with no outer loop around it keeps the path whole (always exact).
+    assert region_groups([subs[0], square(40, 40, 3, hole=True)]) == [[0, 1]]
+
+
+def test_polygon_refinement_improves_a_photo() -> None:
+    img = _blocks_image()
+    base = Vectorizer(VectorizeConfig(max_paths=8, iterations=0, preset="photo")).vectorize(img)
+    cfg = VectorizeConfig(max_paths=8, iterations=30, preset="photo", time_budget=0)
+    ref = Vectorizer(cfg).vectorize(img)
+    assert ref.metrics["refine"] == "pydiffvg" and ref.metrics["iterations"] == 30
+    assert ref.num_paths <= 8
+    assert ref.metrics["psnr"] > base.metrics["psnr"] + 1.0
+
+
+def test_time_budget_stops_refinement() -> None:
+    img = _blocks_image(64)
+    cfg = VectorizeConfig(max_paths=8, iterations=100_000, preset="photo", time_budget=1.5)
+    res = Vectorizer(cfg).vectorize(img)
+    assert 1 <= res.metrics["iterations"] < 100_000
+    assert res.metrics["seconds"] < 6.0  # budget plus writing and scoring, on a loaded CPU
+
+
+def test_refinement_never_returns_worse_than_coarse(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Absurd step sizes wreck the geometry; the coarse result must come back unchanged.
+    wild = dataclasses.replace(PRESETS["photo"], lr_points=200.0, lr_colors=5.0)
+    monkeypatch.setitem(PRESETS, "photo", wild)
+    img = _blocks_image()
+    base = Vectorizer(VectorizeConfig(max_paths=8, iterations=0, preset="photo")).vectorize(img)
+    cfg = VectorizeConfig(max_paths=8, iterations=5, preset="photo", time_budget=0)
+    res = Vectorizer(cfg).vectorize(img)
+    assert res.metrics["psnr"] >= base.metrics["psnr"]
+    assert res.metrics["refine"] == "pydiffvg (coarse kept)"
+    assert res.svg == base.svg
+
+
+def test_time_budget_config_and_cli(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="time_budget"):
+        VectorizeConfig(time_budget=-1.0)
+    src = tmp_path / "in.png"
+    Image.fromarray(_blocks_image(32)).save(src)
+    metrics = tmp_path / "m.json"
+    rc = main(
+        [
+            "vectorize", str(src), "-o", str(tmp_path / "o.svg"), "--max-paths", "4",
+            "--iterations", "100000", "--time-budget", "1", "--metrics", str(metrics),
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    got = json.loads(metrics.read_text())
+    assert 1 <= got["iterations"] < 100_000
+    assert main(["vectorize", str(src), "-o", "-", "--time-budget", "-2"]) == 2
