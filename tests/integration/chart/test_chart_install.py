@@ -64,7 +64,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "serviceAccount": {"create": False},
         "rbac": {"create": False},
         "tests": {"enabled": False},
-        "scheduler": {"migrations": {"enabled": False}},
+        "scheduler": {"migrations": {"enabled": False}, "metricsPort": 0},
         "gateway": {"autoscaling": {"enabled": False}, "podDisruptionBudget": {"enabled": False}},
         "operator": {"metricsPort": 0},
     },
@@ -218,6 +218,8 @@ def test_component_wiring(render: Callable[[str], Rendered]) -> None:
 
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert scheduler[probe]["grpc"] == {"port": 50051}
+    assert {p["containerPort"] for p in scheduler["ports"]} == {50051, 9090}
+    assert _env(scheduler)["SUPERSVG_SCHEDULER_METRICS_ADDR"] == "0.0.0.0:9090"
     env = _env(scheduler)
     assert env["SUPERSVG_SCHEDULER_EXECUTOR"] == "kubernetes"
     assert env["SUPERSVG_SCHEDULER_DATABASE_URL"]["secretKeyRef"] == {
@@ -333,6 +335,9 @@ def test_minimal_install_leaves_out_every_optional_object(
     assert r.get("Deployment", "gateway")["spec"]["replicas"] == 2
     operator = _container(r, "operator")
     assert [p["containerPort"] for p in operator["ports"]] == [8081]
+    scheduler = _container(r, "scheduler")
+    assert [p["containerPort"] for p in scheduler["ports"]] == [50051]
+    assert "SUPERSVG_SCHEDULER_METRICS_ADDR" not in _env(scheduler)
 
 
 def test_gpu_off_runs_cpu_workers(render: Callable[[str], Rendered]) -> None:
