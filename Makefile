@@ -19,6 +19,8 @@ $(STAMP): requirements/constraints.txt requirements/dev.in $(foreach c,$(COMPONE
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -c requirements/constraints.txt torch==2.13.0
+	# helm-sdkpy declares Python >= 3.12 but its ctypes binding works on 3.11.
+	$(PY) -m pip install -q -c requirements/constraints.txt --ignore-requires-python helm-sdkpy
 	$(PY) -m pip install -q -c requirements/constraints.txt -r requirements/dev.in \
 		$(foreach c,$(COMPONENTS),-e $(c))
 	touch $@

@@ -89,24 +89,7 @@ def test_console_scripts_the_images_run_are_declared(wheels: dict[str, Path]) ->
     assert "supersvg =" in scripts("services/vectorizer")
 
 
-def _missing_package_data(files: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True,
-        reason=f"no [tool.setuptools.package-data] for {files}; remove the marker once declared",
-    )
-
-
-@pytest.mark.parametrize(
-    "component",
-    [
-        pytest.param(c, marks=_missing_package_data("static/*"))
-        if c == "services/gateway"
-        else pytest.param(c, marks=_missing_package_data("store/migrations/*.sql"))
-        if c == "services/scheduler"
-        else c
-        for c in COMPONENTS
-    ],
-)
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_data_files_ship_in_the_wheel(wheels: dict[str, Path], component: str) -> None:
     names = set(zipfile.ZipFile(wheels[component]).namelist())
     missing = [f for f in _data_files(component) if f not in names]
