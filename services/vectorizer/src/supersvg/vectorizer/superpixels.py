@@ -217,10 +217,26 @@ def segment(
     return Segmentation(labels, colors, sizes)
 
 
+# Colours stop being added once the weighted mean squared distance of the regions'
+# colours to their nearest centre is below this (RGBA in [0, 1]; about 3/255 RMS): what
+# is left are anti-aliasing shades and noise, which cost a path each and barely show.
+MIN_COLOR_MSE = 1.5e-4
+
+
 def _weighted_kmeans(
-    x: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator, iters: int = 12
+    x: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    iters: int = 12,
+    min_mse: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted k-means (k-means++ seeding): returns (assignment, centres)."""
+    """Weighted k-means (k-means++ seeding): returns (assignment, centres).
+
+    Seeding stops early once the weighted mean squared distance to the nearest centre is
+    at most ``min_mse`` (fewer than ``k`` centres).
+    """
     n = len(x)
     if n <= k:
         return np.arange(n), x.copy()
@@ -229,10 +245,11 @@ def _weighted_kmeans(
     first = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
     centres = [x[min(first, n - 1)]]
     d2 = ((x - centres[0]) ** 2).sum(1)
+    wtot = float(w.sum())
     for _ in range(1, k):
         cdf = np.cumsum(w * d2)
         tot = cdf[-1]
-        if tot <= 1e-12:
+        if tot <= 1e-12 or tot <= min_mse * wtot:
             break
         i = min(int(np.searchsorted(cdf, rng.random() * tot, side="right")), n - 1)
         centres.append(x[i])
@@ -268,6 +285,8 @@ def group_regions(seg: Segmentation, num_groups: int, seed: int) -> np.ndarray:
     x = seg.colors[1:].copy()
     # Premultiplied colour: transparent-ish regions cluster by what they show.
     x[:, :3] *= x[:, 3:4]
-    assign, _ = _weighted_kmeans(x, seg.sizes[1:], num_groups, np.random.default_rng(seed))
+    assign, _ = _weighted_kmeans(
+        x, seg.sizes[1:], num_groups, np.random.default_rng(seed), min_mse=MIN_COLOR_MSE
+    )
     group[1:] = assign
     return group
