@@ -28,19 +28,18 @@ SETTINGS = {
     "migrations": ("SUPERSVG_SCHEDULER_", SchedulerSettings),
     "operator": ("SUPERSVG_OPERATOR_", OperatorSettings),
 }
-# What the chart gives the scheduler's Kubernetes executor ahead of it: the worker resources
-# (CPU/memory/GPU count), tolerations and priority class of each VectorizeJob (without them a
-# job gets the CRD default, one GPU). Remove names here as the executor reads them; the test
-# fails when one becomes a real field, so the list cannot go stale.
-AHEAD_OF_SCHEDULER = {
-    "SUPERSVG_SCHEDULER_K8S_RESOURCES",
-    "SUPERSVG_SCHEDULER_K8S_TOLERATIONS",
-    "SUPERSVG_SCHEDULER_K8S_PRIORITY_CLASS_NAME",
-}
 K8S_PREFIX = "SUPERSVG_SCHEDULER_K8S_"
 # The executor's own settings the chart sets (checked against its class once it exists).
 K8S_SET = {
-    K8S_PREFIX + n for n in ("NAMESPACE", "ACTIVE_DEADLINE_SECONDS", "TTL_SECONDS_AFTER_FINISHED")
+    K8S_PREFIX + n
+    for n in (
+        "NAMESPACE",
+        "ACTIVE_DEADLINE_SECONDS",
+        "TTL_SECONDS_AFTER_FINISHED",
+        "RESOURCES",
+        "TOLERATIONS",
+        "PRIORITY_CLASS_NAME",
+    )
 }
 
 
@@ -115,11 +114,10 @@ def test_chart_environment_matches_the_settings_class(
     unknown = ours - fields
     if component == "scheduler":
         k8s = {name for name in unknown if name.startswith(K8S_PREFIX)}
-        assert k8s == AHEAD_OF_SCHEDULER | K8S_SET
+        assert k8s == K8S_SET
         executor_fields = _k8s_executor_fields()
         if executor_fields is not None:
             assert executor_fields >= K8S_SET
-            assert not AHEAD_OF_SCHEDULER & executor_fields, "the executor reads these now"
         unknown -= k8s
     assert unknown == set(), f"{component}: the chart sets variables nothing reads"
 

@@ -247,3 +247,47 @@ def test_from_settings_reads_its_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert ex.namespace == "vectorize" and ex.device == "cuda"
     assert ex.settings.active_deadline_seconds == 600
     assert ex.capacity is None
+
+
+async def test_worker_placement_from_settings_reaches_the_vectorizejob_and_pod(
+    kube_api: KubeCluster,
+    operator_runner: OperatorRunner,
+    jobs: Jobs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As the chart sets them: a CPU-only worker (no GPU), a toleration and a priority class.
+    monkeypatch.setenv("SUPERSVG_SCHEDULER_K8S_NAMESPACE", "default")
+    monkeypatch.setenv(
+        "SUPERSVG_SCHEDULER_K8S_RESOURCES",
+        json.dumps({"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}}),
+    )
+    monkeypatch.setenv(
+        "SUPERSVG_SCHEDULER_K8S_TOLERATIONS",
+        json.dumps(
+            [{"key": "dedicated", "operator": "Equal", "value": "svg", "effect": "NoSchedule"}]
+        ),
+    )
+    monkeypatch.setenv("SUPERSVG_SCHEDULER_K8S_PRIORITY_CLASS_NAME", "batch-low")
+    ex = KubernetesExecutor(
+        KubernetesExecutorSettings.from_env(), api_client=kube_api.new_client(), device="cpu"
+    )
+    ex.set_outcome_handler(Outcomes())
+    await ex.start()
+    try:
+        spec = work(job_id="job_01PLACEMENT")
+        await ex.launch(spec)
+        name = vectorizejob_name(spec.job_id, 1)
+        vj = await asyncio.to_thread(jobs.get, name)
+        assert vj["spec"]["resources"] == {
+            "requests": {"cpu": "2", "memory": "4Gi"},
+            "limits": {"memory": "8Gi"},
+        }, "the CRD default (one GPU) must not be added to a CPU worker"
+        assert vj["spec"]["tolerations"][0]["key"] == "dedicated"
+        assert vj["spec"]["priorityClassName"] == "batch-low"
+        pod = await until(lambda: f"{name}-1" in jobs.pod_names() and jobs.pod(f"{name}-1"))
+        limits = pod.spec.containers[0].resources.limits or {}
+        assert "nvidia.com/gpu" not in limits and limits.get("memory") == "8Gi"
+        assert pod.spec.priority_class_name == "batch-low"
+        assert any(t.key == "dedicated" for t in pod.spec.tolerations or [])
+    finally:
+        await ex.stop()

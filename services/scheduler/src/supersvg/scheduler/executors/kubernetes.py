@@ -14,7 +14,8 @@ operator-side failures), Cancelled -> 3. Cancel patches ``spec.cancel``; after a
 grace period the VectorizeJob is deleted (its pod goes with it).
 
 Configuration (environment, prefix ``SUPERSVG_SCHEDULER_K8S_``): ``NAMESPACE``,
-``TTL_SECONDS_AFTER_FINISHED``, ``ACTIVE_DEADLINE_SECONDS``, ``WATCH_TIMEOUT_SECONDS``;
+``TTL_SECONDS_AFTER_FINISHED``, ``ACTIVE_DEADLINE_SECONDS``, ``WATCH_TIMEOUT_SECONDS``,
+``RESOURCES``, ``TOLERATIONS`` (JSON), ``PRIORITY_CLASS_NAME``;
 credentials in-cluster, else ``$KUBECONFIG``.
 """
 
@@ -73,6 +74,13 @@ class KubernetesExecutorSettings(ComponentSettings):
     active_deadline_seconds: int = Field(default=0, ge=0)
     #: Each watch request ends after this long and is resumed (bounds stale connections).
     watch_timeout_seconds: int = Field(default=300, gt=0)
+    #: Container resources of each worker pod (JSON: requests/limits); empty = the CRD
+    #: default (one nvidia.com/gpu). CPU-only clusters set it without a GPU.
+    resources: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: Tolerations of each worker pod (JSON list), e.g. for tainted GPU nodes.
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    #: PriorityClass of each worker pod; empty = the cluster default.
+    priority_class_name: str = ""
 
 
 def vectorizejob_name(job_id: str, attempt: int) -> str:
@@ -235,6 +243,12 @@ class KubernetesExecutor(Executor):
             vj_spec["schedulerAddr"] = spec.scheduler_addr
         if self.settings.active_deadline_seconds:
             vj_spec["activeDeadlineSeconds"] = self.settings.active_deadline_seconds
+        if self.settings.resources:
+            vj_spec["resources"] = {k: dict(v) for k, v in self.settings.resources.items()}
+        if self.settings.tolerations:
+            vj_spec["tolerations"] = [dict(t) for t in self.settings.tolerations]
+        if self.settings.priority_class_name:
+            vj_spec["priorityClassName"] = self.settings.priority_class_name
         meta: dict[str, Any] = {
             "name": name,
             "namespace": self.namespace,
