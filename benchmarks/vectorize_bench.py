@@ -290,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--shapes", type=int, default=12, help="synthetic scenes in the shapes set")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--name", default="", help="results file suffix: vectorize_NAME.{json,md} (partial runs)"
+    )
     args = ap.parse_args(argv)
 
     per_set = 4 if args.quick else args.per_set
@@ -354,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             "size": SIZE,
             "budgets": budgets,
             "default_iterations": args.default_iterations,
+            "time_budget": VectorizeConfig.time_budget,
             "default_sets": sorted(default_sets),
             "default_budgets": sorted(default_budgets),
             "default_limit": args.default_limit,
@@ -370,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "images": per_image,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
+    suffix = (f"_{args.name}" if args.name else "") + ("_quick" if args.quick else "")
     (args.out / f"vectorize{suffix}.json").write_text(json.dumps(doc, indent=1) + "\n")
     (args.out / f"vectorize{suffix}.md").write_text(render_md(doc))
     print(render_md(doc))
@@ -391,7 +395,9 @@ def render_md(doc: dict[str, Any]) -> str:
         "resvg at the input size; PSNR/SSIM on RGB over white.",
         "",
         "Modes: `fast` = `--iterations 0`; `default` = "
-        f"`--iterations {doc['config']['default_iterations']}` (pydiffvg refinement); "
+        f"`--iterations {doc['config']['default_iterations']}` with the default time budget "
+        f"({doc['config'].get('time_budget', '?')} s per image; pydiffvg refinement, the best "
+        "iterate kept, never worse than `fast`); "
         "`vtracer` = best-PSNR VTracer setting at or under the budget (grid search).",
         "",
         "| set | budget | mode | n | paths | PSNR dB | SSIM | SVG bytes | s/image |",
