@@ -471,10 +471,11 @@ def _optimise(  # noqa: PLR0917
             for c in colors:
                 c.clamp_(0.0, 1.0)
         steps += 1
-        # The first step pays one-time costs, so later ones trust the latest step more,
-        # but only halve the estimate at a time (one quick step is no promise).
+        # The first step pays one-time costs (allocations, lazy initialisation; in a
+        # fresh process often several later steps' worth), so it counts half; later
+        # estimates follow the latest step but fall at most by half at a time.
         dt = time.perf_counter() - t_step
-        step_time = dt if it == 0 else max(dt, 0.5 * step_time)
+        step_time = 0.5 * dt if it == 0 else max(dt, 0.5 * step_time)
     if best is not None:
         scene.write_back(paths, best)
     return paths, steps
