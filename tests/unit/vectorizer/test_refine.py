@@ -134,3 +134,13 @@ def test_time_budget_config_and_cli(tmp_path: Path) -> None:
     got = json.loads(metrics.read_text())
     assert 1 <= got["iterations"] < 100_000
     assert main(["vectorize", str(src), "-o", "-", "--time-budget", "-2"]) == 2
+
+
+def test_budget_spent_before_refinement_skips_it() -> None:
+    img = _blocks_image()
+    cfg = VectorizeConfig(max_paths=8, iterations=10, preset="photo", time_budget=1e-6)
+    res = Vectorizer(cfg).vectorize(img)
+    base = Vectorizer(cfg.with_(iterations=0)).vectorize(img)
+    assert res.metrics["iterations"] == 0
+    assert res.metrics["refine"] == "skipped (time budget spent)"
+    assert res.svg == base.svg

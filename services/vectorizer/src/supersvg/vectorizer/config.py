@@ -96,7 +96,9 @@ class VectorizeConfig:
     #: Anti-aliasing samples per pixel axis used by refinement.
     samples: int = 2
     #: Wall-clock seconds for the whole call; refinement stops when the next step would
-    #: overrun it (the best iterate so far is kept). 0 = no limit.
+    #: overrun it (the best iterate so far is kept). 0 = no limit. With a limit, the
+    #: number of steps (and so the result) depends on the machine's speed; use 0 where
+    #: results must be reproducible.
     time_budget: float = 8.0
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -172,7 +172,7 @@ class Vectorizer:
                     progress=lambda f: report("refine", f),
                     deadline=deadline,
                 )
-                refine_note = "pydiffvg"
+                refine_note = "pydiffvg" if refined else "skipped (time budget spent)"
             except RendererUnavailable as exc:
                 # The analytic result stands on its own; say so in the metrics.
                 log.warning("refinement skipped: %s", exc)

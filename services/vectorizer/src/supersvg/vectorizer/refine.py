@@ -449,8 +449,8 @@ def _optimise(  # noqa: PLR0917
     step_time = 0.0
     for it in range(cfg.iterations):
         t_step = time.perf_counter()
-        if deadline is not None and it > 0 and t_step + step_time > deadline:
-            break
+        if deadline is not None and t_step + step_time > deadline:
+            break  # the budget is spent (possibly before the first step)
         if progress is not None and it % 5 == 0:
             progress(it / cfg.iterations)  # may raise Cancelled
         opt.zero_grad()
