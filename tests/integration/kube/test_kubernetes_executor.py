@@ -291,3 +291,28 @@ async def test_worker_placement_from_settings_reaches_the_vectorizejob_and_pod(
         assert any(t.key == "dedicated" for t in pod.spec.tolerations or [])
     finally:
         await ex.stop()
+
+
+async def test_phase_changes_reach_the_phase_handler(
+    executor: tuple[KubernetesExecutor, Outcomes], jobs: Jobs
+) -> None:
+    ex, outcomes = executor
+    phases: list[tuple[str, int, str]] = []
+
+    async def on_phase(job_id: str, attempt: int, phase: str, message: str) -> None:
+        phases.append((job_id, attempt, phase))
+
+    ex.set_phase_handler(on_phase)
+    spec = work(job_id="job_01PHASES")
+    await ex.launch(spec)
+    name = vectorizejob_name(spec.job_id, 1)
+    await until(lambda: ("job_01PHASES", 1, "Pending") in phases, what="Pending")
+    pod = await until(lambda: f"{name}-1" in jobs.pod_names() and jobs.pod(f"{name}-1"))
+    await asyncio.to_thread(jobs.pods.run, pod.metadata.name)
+    await until(lambda: ("job_01PHASES", 1, "Running") in phases, what="Running")
+    await asyncio.to_thread(jobs.pods.exit, pod.metadata.name, 0)
+    (outcome,) = await outcomes.wait()
+    assert outcome.exit_code == 0
+    # The terminal phase arrives as the outcome, not as a phase change.
+    assert [p for _, _, p in phases].count("Succeeded") == 0
+    assert [p for _, _, p in phases].count("Pending") == 1, "each change is reported once"

@@ -89,6 +89,13 @@ def test_api_jobs_run_as_vectorizejobs(
         stuck = _submit(client, stack, {"max_paths": 8, "num_iterations": 0})
         stuck_vj = vectorizejob_name(stuck, 1)
         eventually(lambda: f"{stuck_vj}-1" in jobs.pod_names(), timeout=30, what="the pod")
+        # The VectorizeJob's phase is mirrored into the job until the worker reports.
+        eventually(
+            lambda: _status(client, stack, stuck)["stage"].startswith("kubernetes pending"),
+            timeout=30,
+            what="the pending phase in the job's stage",
+        )
+        assert _status(client, stack, stuck)["status"] == "running"
         r = client.post(f"{stack.base_url}{JOBS}/{stuck}/cancel", headers=stack.headers())
         assert r.status_code in (200, 202), r.text
         assert _wait(client, stack, stuck, ("cancelled", "failed"))["status"] == "cancelled"

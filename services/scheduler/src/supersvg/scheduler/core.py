@@ -138,6 +138,7 @@ class Scheduler:
         self._last_orphan_sweep = 0.0
         self.metrics = SchedulerMetrics()
         executor.set_outcome_handler(self._on_outcome)
+        executor.set_phase_handler(self._on_phase)
 
     # ------------------------------------------------------------------ life cycle
     async def start(self) -> None:
@@ -532,6 +533,17 @@ class Scheduler:
 
     #: Waits between tries of an outcome that failed on a store error (about 2 minutes).
     OUTCOME_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0)
+
+    async def _on_phase(self, job_id: str, attempt: int, phase: str, message: str) -> None:
+        """Mirror an attempt's execution phase (e.g. a pod still Pending) into the job's stage
+        until its worker reports progress of its own."""
+        rec = await self.store.get_job(job_id)
+        if rec is None or rec.attempts != attempt or rec.state != "running" or rec.progress > 0:
+            return
+        stage = f"{self.executor.name} {phase.lower()}" + (f": {message}" if message else "")
+        upd = await self.store.update_job(job_id, ("running",), stage=stage[:200])
+        if upd is not None:
+            self._notify(upd)
 
     async def _on_outcome(self, outcome: ExecutionOutcome) -> None:
         if self._active.get(outcome.job_id) == outcome.attempt:

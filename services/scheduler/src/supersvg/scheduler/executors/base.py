@@ -28,6 +28,9 @@ Rules every implementation follows:
   if the attempt is still alive and will be reported through the outcome handler (a
   Kubernetes executor finds its VectorizeJob); ``False`` makes the scheduler retry the job
   as a new attempt (the local executor: its subprocesses died with the old scheduler).
+- ``report_phase`` (optional) tells the scheduler where an attempt stands before its
+  worker reports (a Kubernetes executor: the VectorizeJob's phase, e.g. Pending while no
+  GPU node is free); the scheduler shows it as the job's stage until progress arrives.
 - ``stop`` releases resources. A local executor terminates its subprocesses (their jobs
   resume on the next start); a Kubernetes executor leaves its pods running.
 - Construction: ``SUPERSVG_SCHEDULER_EXECUTOR`` picks the class: ``local`` ->
@@ -46,7 +49,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ExecutionOutcome", "Executor", "OutcomeHandler", "WorkSpec"]
+__all__ = ["ExecutionOutcome", "Executor", "OutcomeHandler", "PhaseHandler", "WorkSpec"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class ExecutionOutcome:
 
 
 OutcomeHandler = Callable[[ExecutionOutcome], Awaitable[None]]
+#: (job_id, attempt, phase, message): where an attempt stands before its worker reports.
+PhaseHandler = Callable[[str, int, str, str], Awaitable[None]]
 
 
 class Executor(abc.ABC):
@@ -111,6 +116,7 @@ class Executor(abc.ABC):
 
     def __init__(self) -> None:
         self._handler: OutcomeHandler | None = None
+        self._phase_handler: PhaseHandler | None = None
 
     def set_outcome_handler(self, handler: OutcomeHandler) -> None:
         """Called once by the scheduler before :meth:`start`."""
@@ -121,6 +127,15 @@ class Executor(abc.ABC):
         if self._handler is None:
             raise RuntimeError("executor has no outcome handler; call set_outcome_handler()")
         await self._handler(outcome)
+
+    def set_phase_handler(self, handler: PhaseHandler) -> None:
+        """Optional: receive phase changes of attempts (see :meth:`report_phase`)."""
+        self._phase_handler = handler
+
+    async def report_phase(self, job_id: str, attempt: int, phase: str, message: str = "") -> None:
+        """Tell the scheduler an attempt's execution phase changed (no-op without a handler)."""
+        if self._phase_handler is not None:
+            await self._phase_handler(job_id, attempt, phase, message)
 
     @property
     @abc.abstractmethod

@@ -398,7 +398,9 @@ class KubernetesExecutor(Executor):
         key = _key_of(obj)
         if key is None or key not in self._tracked:
             return
-        phase = (obj.get("status") or {}).get("phase")
+        status = obj.get("status") or {}
+        phase = status.get("phase")
+        outcome = outcome_of(obj, key)
         if phase and self._last_phase.get(key) != phase:
             self._last_phase[key] = phase
             log.info(
@@ -406,7 +408,9 @@ class KubernetesExecutor(Executor):
                 phase.lower(),
                 extra={"job_id": key[0], "attempt": key[1], "phase": phase},
             )
-        outcome = outcome_of(obj, key)
+            if outcome is None:  # terminal phases arrive as the outcome instead
+                detail = " ".join(str(status.get(k) or "") for k in ("reason", "message"))
+                await self.report_phase(key[0], key[1], phase, detail.strip())
         if outcome is None and event == "DELETED":
             outcome = ExecutionOutcome(key[0], key[1], None, "the VectorizeJob was deleted")
         if outcome is not None:
