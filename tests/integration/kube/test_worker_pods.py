@@ -65,6 +65,8 @@ def test_worker_pods_write_results_and_bad_input_fails_once(
     assert status["result"]["resultKey"] == "results/real/result.json"
     document = json.loads(store.get("results/real/result.json"))
     assert 1 <= document["metrics"]["num_paths"] <= 8
+    # The worker's termination message carries the path count into the status.
+    assert status["numPaths"] == document["metrics"]["num_paths"]
 
     failed = jobs.wait_phase("junk", "Failed", timeout=90)
     assert failed["reason"] == "InvalidInput" and failed["exitCode"] == 2

@@ -193,6 +193,10 @@ class Kubelet:
         argv = [*COMMANDS.get(container.command[0], container.command[:1]), *container.command[1:]]
         log_path = self.workdir / f"{name}.log"
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # As a kubelet does: an empty termination-message file the container may write.
+        termination_log = self.workdir / f"{name}.termination-log"
+        termination_log.write_text("")
+        env["SUPERSVG_TERMINATION_LOG"] = str(termination_log)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 argv,
@@ -224,7 +228,10 @@ class Kubelet:
             "startedAt": started,
             "finishedAt": _now(),
         }
-        if code != 0:
+        message = termination_log.read_text()[:4096]
+        if message:
+            terminated["message"] = message
+        elif code != 0:  # FallbackToLogsOnError
             terminated["message"] = "\n".join(self.log(name).splitlines()[-5:])[-1024:]
         self._status(
             name,

@@ -266,8 +266,23 @@ def run(job: WorkerEnv, reporter: Reporter) -> int:
     store.put(prefix + "result.json", json.dumps(document, indent=2).encode(), "application/json")
     if not reporter.final_result(result) and reporter.cancelled.is_set():
         return EXIT_CANCELLED
+    _write_termination_message(metrics)
     log.info("completed", extra={"num_paths": metrics["num_paths"], "seconds": seconds})
     return EXIT_OK
+
+
+def _write_termination_message(metrics: dict[str, Any]) -> None:
+    """Leave the metrics in the container's termination message (the operator shows
+    ``numPaths`` in the VectorizeJob's status). Kubernetes creates the file in every
+    container; elsewhere it does not exist and nothing is written."""
+    path = os.environ.get("SUPERSVG_TERMINATION_LOG", "/dev/termination-log")
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"num_paths": metrics["num_paths"], "metrics": metrics}, fh)
+    except OSError as exc:  # a read-only or full filesystem must not fail a finished job
+        log.warning("could not write the termination message", extra={"error": str(exc)})
 
 
 def main(argv: list[str] | None = None) -> int:
