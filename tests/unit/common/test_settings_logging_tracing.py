@@ -50,6 +50,19 @@ def test_settings_invalid_value_is_rejected(monkeypatch: pytest.MonkeyPatch) -> 
         _DemoSettings.from_env()
 
 
+def test_common_variables_apply_and_the_prefixed_one_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUPERSVG_DEMO_DATABASE_URL", "x")
+    monkeypatch.setenv("SUPERSVG_OTLP_ENDPOINT", "http://collector:4317")
+    monkeypatch.setenv("SUPERSVG_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("SUPERSVG_DEMO_LOG_LEVEL", "WARNING")
+    s = _DemoSettings.from_env()
+    assert s.otlp_endpoint == "http://collector:4317"
+    assert s.log_level == "WARNING"
+    assert _DemoSettings.from_env(log_level="ERROR").log_level == "ERROR"
+
+
 def _record(msg: str, **extra: object) -> logging.LogRecord:
     rec = logging.LogRecord("supersvg.test", logging.WARNING, __file__, 1, msg, None, None)
     for k, v in extra.items():

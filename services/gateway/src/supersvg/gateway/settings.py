@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
@@ -16,24 +16,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 
 class GatewaySettings(ComponentSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SUPERSVG_GATEWAY_", extra="ignore", frozen=True, populate_by_name=True
-    )
-
-    # The common variables of docs/service.md (SUPERSVG_LOG_LEVEL, ...) apply as well as the
-    # prefixed ones the chart sets; the prefix alone would hide the common names.
-    log_level: str = Field(
-        default="INFO",
-        validation_alias=AliasChoices("SUPERSVG_GATEWAY_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"),
-    )
-    log_format: str = Field(
-        default="json",
-        validation_alias=AliasChoices("SUPERSVG_GATEWAY_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"),
-    )
-    otlp_endpoint: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("SUPERSVG_GATEWAY_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"),
-    )
+    model_config = SettingsConfigDict(env_prefix="SUPERSVG_GATEWAY_", extra="ignore", frozen=True)
 
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)

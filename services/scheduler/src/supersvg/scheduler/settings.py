@@ -8,7 +8,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
@@ -17,24 +17,7 @@ __all__ = ["SchedulerSettings", "get_settings"]
 
 
 class SchedulerSettings(ComponentSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True, populate_by_name=True
-    )
-
-    # The common variables of docs/service.md (SUPERSVG_LOG_LEVEL, ...) apply as well as the
-    # prefixed ones the chart sets; the prefix alone would hide the common names.
-    log_level: str = Field(
-        default="INFO",
-        validation_alias=AliasChoices("SUPERSVG_SCHEDULER_LOG_LEVEL", "SUPERSVG_LOG_LEVEL"),
-    )
-    log_format: str = Field(
-        default="json",
-        validation_alias=AliasChoices("SUPERSVG_SCHEDULER_LOG_FORMAT", "SUPERSVG_LOG_FORMAT"),
-    )
-    otlp_endpoint: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("SUPERSVG_SCHEDULER_OTLP_ENDPOINT", "SUPERSVG_OTLP_ENDPOINT"),
-    )
+    model_config = SettingsConfigDict(env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True)
 
     #: gRPC listen address.
     listen_addr: str = "0.0.0.0:50051"
