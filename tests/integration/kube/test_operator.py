@@ -7,7 +7,10 @@ import time
 import urllib.request
 
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from supersvg.common.tracing import configure_tracing
 from tests.integration.kube.conftest import Jobs
 from tests.support.kube.fixtures import KubeCluster
 from tests.support.kube.operator import OperatorRunner, eventually, operator_env
@@ -23,6 +26,8 @@ def _env(pod: object) -> dict[str, object]:
 def test_job_runs_to_success_with_status_conditions_and_events(
     jobs: Jobs, operator_runner: OperatorRunner
 ) -> None:
+    spans = InMemorySpanExporter()
+    configure_tracing("supersvg-operator", extra_processors=(SimpleSpanProcessor(spans),))
     created = jobs.create(
         "vj1",
         metadata={"annotations": {"supersvg.io/traceparent": TRACEPARENT}},
@@ -49,7 +54,11 @@ def test_job_runs_to_success_with_status_conditions_and_events(
     assert env["SUPERSVG_JOB_INPUT_KEY"] == "uploads/vj1.png"
     assert env["SUPERSVG_JOB_OUTPUT_PREFIX"] == "results/vj1/"
     assert env["SUPERSVG_JOB_ATTEMPT"] == "1"
-    assert env["TRACEPARENT"] == TRACEPARENT
+    # The job's trace continues through the operator's span into the worker.
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "operator.create_pod"]
+    assert f"{span.context.trace_id:032x}" == TRACEPARENT.split("-")[1]
+    assert span.parent is not None and f"{span.parent.span_id:016x}" == TRACEPARENT.split("-")[2]
+    assert env["TRACEPARENT"] == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}-01"
     assert "SUPERSVG_SCHEDULER_ADDR" not in env  # a kubectl-style job sends no reports
     assert json.loads(str(env["SUPERSVG_JOB_CONFIG"])) == {
         "max_paths": 64,

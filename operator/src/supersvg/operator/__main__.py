@@ -8,6 +8,7 @@ import kopf
 
 from supersvg.common.logging import configure_logging
 from supersvg.common.settings import ConfigurationError
+from supersvg.common.tracing import configure_tracing
 from supersvg.operator.settings import OperatorSettings
 
 __all__ = ["main"]
@@ -20,6 +21,7 @@ def main() -> int:
         print(f"supersvg-operator: {exc}", file=sys.stderr)
         return 2
     configure_logging("supersvg-operator", config.log_level, config.log_format)
+    configure_tracing("supersvg-operator", config.otlp_endpoint)
     from supersvg.operator import handlers  # noqa: F401 - registers the handlers
 
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None

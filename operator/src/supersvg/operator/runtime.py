@@ -20,9 +20,12 @@ from typing import Any
 
 import kubernetes
 from kubernetes.client.rest import ApiException
+from opentelemetry import trace
 
+from supersvg.common.tracing import extract_context, traceparent
 from supersvg.operator.metrics import Metrics, MetricsServer
 from supersvg.operator.model import (
+    ANNOTATION_TRACEPARENT,
     API_VERSION,
     FINALIZER,
     GROUP,
@@ -32,6 +35,7 @@ from supersvg.operator.model import (
     PLURAL,
     TERMINAL_PHASES,
     VERSION,
+    valid_traceparent,
 )
 from supersvg.operator.reconcile import Event, Plan, decide, format_time
 from supersvg.operator.settings import OperatorSettings
@@ -39,6 +43,51 @@ from supersvg.operator.settings import OperatorSettings
 __all__ = ["Runtime", "Waker", "make_api_client"]
 
 logger = logging.getLogger("supersvg.operator")
+tracer = trace.get_tracer("supersvg.operator")
+
+
+class _pod_span:
+    """A span for creating an attempt's pod, child of the job's trace (the
+    ``supersvg.io/traceparent`` annotation). The pod's ``TRACEPARENT`` then names this
+    span, so the worker's spans hang under the operator's in the job's one trace."""
+
+    def __init__(self, job: Mapping[str, Any], pod: dict[str, Any]) -> None:
+        self.job, self.pod = job, pod
+        self._cm: Any = None
+
+    def __enter__(self) -> dict[str, Any]:
+        meta = self.job.get("metadata") or {}
+        parent = (meta.get("annotations") or {}).get(ANNOTATION_TRACEPARENT)
+        if not valid_traceparent(parent):
+            return self.pod  # a job applied without a trace: nothing to continue
+        self._cm = tracer.start_as_current_span(
+            "operator.create_pod",
+            context=extract_context({"traceparent": str(parent)}),
+            attributes={
+                "k8s.namespace.name": str(meta.get("namespace", "")),
+                "supersvg.vectorizejob": str(meta.get("name", "")),
+                "k8s.pod.name": str(self.pod["metadata"]["name"]),
+            },
+        )
+        self._cm.__enter__()
+        child = traceparent()
+        if child is None:
+            return self.pod
+        pod = json.loads(json.dumps(self.pod))  # the plan stays as decided
+        for container in pod["spec"]["containers"]:
+            for var in container.get("env") or []:
+                if var.get("name") == "TRACEPARENT":
+                    var["value"] = child
+        annotations = pod["metadata"].setdefault("annotations", {})
+        if ANNOTATION_TRACEPARENT in annotations:
+            annotations[ANNOTATION_TRACEPARENT] = child
+        return pod
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._cm is not None:
+            self._cm.__exit__(*exc)
+
+
 Key = tuple[str, str]  # (namespace, name)
 
 
@@ -231,7 +280,8 @@ class Runtime:
         namespace, name = meta["namespace"], meta["name"]
         if plan.create_pod is not None:
             try:
-                self.core.create_namespaced_pod(namespace, plan.create_pod)
+                with _pod_span(job, plan.create_pod) as pod_body:
+                    self.core.create_namespaced_pod(namespace, pod_body)
                 self.metrics.count("pods_created")
                 logger.info(
                     "created pod %s for %s/%s",
