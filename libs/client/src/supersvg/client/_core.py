@@ -153,6 +153,18 @@ class RetryPolicy:
             return True
         return idempotent
 
+    def after_transport_error(
+        self, exc: httpx.TransportError, attempt: int, *, idempotent: bool
+    ) -> float | None:
+        """Seconds to wait before retry ``attempt`` after a failed send, or None to give up."""
+        return self.delay(attempt) if self.retryable_transport(exc, idempotent=idempotent) else None
+
+    def after_answer(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retry ``attempt`` after an error answer, or None to raise."""
+        if not self.retryable_answer(response):
+            return None
+        return self.delay(attempt, parse_retry_after(response.headers.get("retry-after")))
+
 
 def transport_error(exc: httpx.TransportError, request_id: str) -> TransportFailed:
     return TransportFailed(f"{type(exc).__name__}: {exc or 'no details'}", request_id=request_id)

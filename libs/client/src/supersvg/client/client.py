@@ -24,7 +24,6 @@ from supersvg.client._core import (
     new_request_id,
     normalize_base_url,
     parse_page,
-    parse_retry_after,
     prepare_image,
     same_origin,
     transport_error,
@@ -161,25 +160,18 @@ class Client(_Base):
                 )
             except httpx.TransportError as exc:
                 attempt += 1
-                delay = (
-                    self.retry.delay(attempt)
-                    if self.retry.retryable_transport(exc, idempotent=idempotent)
-                    else None
-                )
+                delay = self.retry.after_transport_error(exc, attempt, idempotent=idempotent)
                 if delay is None:
                     raise transport_error(exc, request_id) from exc
                 time.sleep(delay)
                 continue
             if response.is_success:
                 return response
-            if self.retry.retryable_answer(response):
-                attempt += 1
-                hint = parse_retry_after(response.headers.get("retry-after"))
-                delay = self.retry.delay(attempt, hint)
-                if delay is not None:
-                    time.sleep(delay)
-                    continue
-            raise error_from_answer(response, request_id)
+            attempt += 1
+            delay = self.retry.after_answer(response, attempt)
+            if delay is None:
+                raise error_from_answer(response, request_id)
+            time.sleep(delay)
 
     # ------------------------------------------------------------------ API
 
@@ -366,25 +358,18 @@ class AsyncClient(_Base):
                 )
             except httpx.TransportError as exc:
                 attempt += 1
-                delay = (
-                    self.retry.delay(attempt)
-                    if self.retry.retryable_transport(exc, idempotent=idempotent)
-                    else None
-                )
+                delay = self.retry.after_transport_error(exc, attempt, idempotent=idempotent)
                 if delay is None:
                     raise transport_error(exc, request_id) from exc
                 await asyncio.sleep(delay)
                 continue
             if response.is_success:
                 return response
-            if self.retry.retryable_answer(response):
-                attempt += 1
-                hint = parse_retry_after(response.headers.get("retry-after"))
-                delay = self.retry.delay(attempt, hint)
-                if delay is not None:
-                    await asyncio.sleep(delay)
-                    continue
-            raise error_from_answer(response, request_id)
+            attempt += 1
+            delay = self.retry.after_answer(response, attempt)
+            if delay is None:
+                raise error_from_answer(response, request_id)
+            await asyncio.sleep(delay)
 
     async def health(self) -> dict[str, Any]:
         return dict((await self._send("GET", "/health", idempotent=True)).json())
