@@ -161,7 +161,9 @@ class EmbeddedStack:
 
     def start_gateway(self, timeout: float = 30.0) -> None:
         self.gateway = self._spawn("gateway", ["-m", "supersvg.gateway"])
-        _wait_http(f"{self.base_url}/healthz", timeout, self.gateway, "gateway")
+        # Ready, not just alive: the gateway reaches a serving scheduler (its first calls
+        # would otherwise race the scheduler's start under load and answer 503).
+        _wait_http(f"{self.base_url}/readyz", timeout, self.gateway, "gateway", ready=True)
 
     def create_token(
         self, tenant: str, name: str = "", rate_limit: int = 0, max_active_jobs: int = 0
@@ -233,16 +235,21 @@ def _wait_tcp(
     raise TimeoutError(f"{name} did not listen on {host}:{port} within {timeout}s")
 
 
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], name: str) -> None:
+def _wait_http(
+    url: str, timeout: float, proc: subprocess.Popen[bytes], name: str, ready: bool = False
+) -> None:
+    """Poll ``url`` until it answers (with ``ready``: until it answers 2xx)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited with code {proc.returncode} while starting")
         try:
-            urllib.request.urlopen(url, timeout=1).close()
+            urllib.request.urlopen(url, timeout=2).close()
             return
         except urllib.error.HTTPError:
-            return
+            if not ready:
+                return
+            time.sleep(0.1)
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"{name} did not answer {url} within {timeout}s")
