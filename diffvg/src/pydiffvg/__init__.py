@@ -1,14 +1,9 @@
 """Pure-PyTorch differentiable vector graphics renderer with DiffVG's Python API."""
 
+from pydiffvg.compat import PixelFilter, RenderFunction, set_print_timing
 from pydiffvg.device import get_device, get_use_gpu, set_device, set_use_gpu
 from pydiffvg.image import imread, imwrite
-from pydiffvg.render import (
-    PixelFilter,
-    RenderFunction,
-    render,
-    render_polygons,
-    set_print_timing,
-)
+from pydiffvg.render import render, render_polygons
 from pydiffvg.shape import (
     Circle,
     Ellipse,
@@ -19,7 +14,8 @@ from pydiffvg.shape import (
     Rect,
     ShapeGroup,
 )
-from pydiffvg.svg import save_svg, scene_to_svg, svg_to_scene
+from pydiffvg.svg_parser import svg_to_scene
+from pydiffvg.svg_writer import save_svg, scene_to_svg
 
 __all__ = [
     "Circle",

@@ -258,7 +258,7 @@ def test_float64_rendering_keeps_dtype() -> None:
 
 
 def test_dense_and_sparse_layouts_agree(monkeypatch: pytest.MonkeyPatch) -> None:
-    render_module = importlib.import_module("pydiffvg.render")
+    render_module = importlib.import_module("pydiffvg.engine")
 
     shapes, groups = random_scene(9, width=48, height=48, num_shapes=6, size=40.0, strokes=False)
     groups[1].fill_color = pydiffvg.LinearGradient(
@@ -288,7 +288,7 @@ def test_dense_and_sparse_layouts_agree(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_dense_layout_with_strokes_matches_sparse(monkeypatch: pytest.MonkeyPatch) -> None:
-    render_module = importlib.import_module("pydiffvg.render")
+    render_module = importlib.import_module("pydiffvg.engine")
     shapes: list[pydiffvg.Path | pydiffvg.Polygon] = [
         square(-2 + i, -3 + 2 * i, 30 - i, 29 - i) for i in range(3)
     ]

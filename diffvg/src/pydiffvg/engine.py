@@ -1,0 +1,418 @@
+"""The rendering engine: coverage of flattened pieces, chunking and compositing.
+
+:func:`render_pieces` takes a flattened scene (:class:`~pydiffvg.geometry.Pieces`) and
+its paints, splits the groups into painter-ordered chunks of bounded size, renders each
+chunk with sparse (pixel, layer) entries or dense layers, and composites the chunks.
+The public entry points are in :mod:`pydiffvg.render`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from pydiffvg.geometry import Pieces
+from pydiffvg.raster import (
+    Entries,
+    composite,
+    composite_dense,
+    fill_dense,
+    fill_entries,
+    group_boxes,
+    stroke_entries,
+)
+from pydiffvg.shape import Color, LinearGradient, RadialGradient
+
+__all__ = ["DEFAULT_CHUNK_ENTRIES", "render_pieces"]
+
+# Sparse entries handled at once; larger scenes are split into painter-ordered chunks of
+# groups whose intermediates are recomputed in the backward pass.
+DEFAULT_CHUNK_ENTRIES = 1 << 22
+
+
+def render_pieces(
+    pieces: Pieces,
+    paints: list[Color | None],
+    *,
+    solid: torch.Tensor | None = None,
+    has_fill: list[bool] | None = None,
+    even_odd: torch.Tensor,
+    width: int,
+    height: int,
+    samples: int,
+    background: torch.Tensor | None,
+    chunk_entries: int,
+    dev: torch.device,
+    dt: torch.dtype,
+) -> torch.Tensor:
+    """Coverage and compositing of flattened pieces; ``paints`` alternate fill, stroke.
+
+    Fill-only scenes of solid colours may pass ``solid`` (rows alternate fill, stroke) and
+    ``has_fill`` instead of ``paints``.
+    """
+    if solid is None or has_fill is None:
+        has_fill = [p is not None for p in paints[0::2]]
+        has_stroke = [p is not None for p in paints[1::2]]
+        solid = _solid_table(paints, dev, dt)
+    else:
+        has_stroke = [False] * len(has_fill)
+    num_groups = len(has_fill)
+    gradients = [
+        (i, p) for i, p in enumerate(paints) if isinstance(p, LinearGradient | RadialGradient)
+    ]
+
+    npix = width * height
+    color = torch.zeros((npix, 3), dtype=dt, device=dev)
+    cover = torch.zeros(npix, dtype=dt, device=dev)
+    logt = torch.zeros(npix, dtype=dt, device=dev)
+    if num_groups and pieces.a.shape[0]:
+        chunks = _plan_chunks(
+            pieces,
+            num_groups,
+            has_fill=has_fill,
+            has_stroke=has_stroke,
+            width=width,
+            height=height,
+            budget=chunk_entries,
+        )
+        grad_on = torch.is_grad_enabled()
+        for g0, g1, p0, p1 in chunks:
+            args = (pieces.a[p0:p1], pieces.b[p0:p1], pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
+
+            def run(  # noqa: PLR0917
+                a: torch.Tensor,
+                b: torch.Tensor,
+                ha: torch.Tensor,
+                hb: torch.Tensor,
+                solid_t: torch.Tensor,
+                g0: int = g0,
+                g1: int = g1,
+                p0: int = p0,
+                p1: int = p1,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                return _render_chunk(
+                    a,
+                    b,
+                    ha,
+                    hb,
+                    group=pieces.group[p0:p1] - g0,
+                    stroke=pieces.stroke[p0:p1],
+                    even_odd=even_odd[g0:g1],
+                    has_fill=has_fill[g0:g1],
+                    has_stroke=has_stroke[g0:g1],
+                    g0=g0,
+                    solid=solid_t,
+                    gradients=gradients,
+                    width=width,
+                    height=height,
+                    samples=samples,
+                )
+
+            if len(chunks) > 1 and grad_on:
+                c_col, c_cov, c_logt = checkpoint(run, *args, use_reentrant=False)
+            else:
+                c_col, c_cov, c_logt = run(*args)
+            through = torch.exp(c_logt)
+            color = c_col + through[:, None] * color
+            cover = c_cov + through * cover
+            logt = logt + c_logt
+
+    if background is not None:
+        bg = _background(background, width, height, dev, dt)
+        through = torch.exp(logt)
+        color = color + through[:, None] * bg[:, :3] * bg[:, 3:4]
+        cover = cover + through * bg[:, 3]
+    visible = cover > 1e-8
+    safe = torch.where(visible, cover, torch.ones_like(cover))
+    straight = torch.where(visible[:, None], color / safe[:, None], torch.zeros_like(color))
+    out = torch.cat([straight, cover[:, None].clamp(0, 1)], dim=1)
+    return out.reshape(height, width, 4)
+
+
+def _solid_table(paints: list[Color | None], dev: torch.device, dt: torch.dtype) -> torch.Tensor:
+    zero = torch.zeros(4, dtype=dt, device=dev)
+    rows = [p.to(device=dev, dtype=dt) if isinstance(p, torch.Tensor) else zero for p in paints]
+    if not rows:
+        return torch.zeros((0, 4), dtype=dt, device=dev)
+    return torch.stack(rows)
+
+
+def _background(
+    bg: torch.Tensor, width: int, height: int, dev: torch.device, dt: torch.dtype
+) -> torch.Tensor:
+    if bg.dim() != 3 or bg.shape[0] != height or bg.shape[1] != width or bg.shape[2] not in (3, 4):
+        raise ValueError(
+            f"background must have shape [{height}, {width}, 3|4], got {tuple(bg.shape)}"
+        )
+    bg = bg.to(device=dev, dtype=dt).reshape(height * width, -1)
+    if bg.shape[1] == 3:
+        bg = torch.cat([bg, torch.ones_like(bg[:, :1])], dim=1)
+    return bg
+
+
+def _plan_chunks(
+    pieces: Pieces,
+    num_groups: int,
+    *,
+    has_fill: list[bool],
+    has_stroke: list[bool],
+    width: int,
+    height: int,
+    budget: int,
+) -> list[tuple[int, int, int, int]]:
+    """Split groups (in painter's order) into chunks of bounded estimated entry count."""
+    with torch.no_grad():
+        pad = torch.maximum(pieces.ha, pieces.hb).detach().clamp(min=0) + 1.0
+        box_t = group_boxes(pieces.a.detach(), pieces.b.detach(), pieces.group, num_groups, pad)
+        box = box_t.cpu().numpy()
+        counts = torch.bincount(pieces.group, minlength=num_groups).cpu().numpy()
+    finite = np.isfinite(box).all(axis=1)
+    w = np.clip(
+        np.where(finite, np.minimum(box[:, 2], width) - np.maximum(box[:, 0], 0), 0), 0, None
+    )
+    h = np.clip(
+        np.where(finite, np.minimum(box[:, 3], height) - np.maximum(box[:, 1], 0), 0), 0, None
+    )
+    factor = np.asarray(has_fill, dtype=np.float64) + 4.0 * np.asarray(has_stroke, np.float64)
+    est = (w + 2) * (h + 2) * factor
+    piece_end = np.cumsum(counts)
+    chunks: list[tuple[int, int, int, int]] = []
+    start = 0
+    acc = 0.0
+    for gi in range(num_groups):
+        if gi > start and acc + est[gi] > budget:
+            chunks.append(
+                (start, gi, int(piece_end[start - 1]) if start else 0, int(piece_end[gi - 1]))
+            )
+            start, acc = gi, 0.0
+        acc += est[gi]
+    chunks.append(
+        (start, num_groups, int(piece_end[start - 1]) if start else 0, int(piece_end[-1]))
+    )
+    return chunks
+
+
+def _render_chunk(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    ha: torch.Tensor,
+    hb: torch.Tensor,
+    *,
+    group: torch.Tensor,
+    stroke: torch.Tensor,
+    even_odd: torch.Tensor,
+    has_fill: list[bool],
+    has_stroke: list[bool],
+    g0: int,
+    solid: torch.Tensor,
+    gradients: list[tuple[int, LinearGradient | RadialGradient]],
+    width: int,
+    height: int,
+    samples: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dev = a.device
+    ng = even_odd.shape[0]
+    layers = torch.arange(ng, device=dev) * 2 + 2 * g0
+    fill_groups = torch.tensor(has_fill, dtype=torch.bool, device=dev)
+    fill_sel = torch.nonzero(fill_groups[group]).squeeze(1)
+    stroke_entries_ = None
+    if any(has_stroke):
+        stroke_groups = torch.tensor(has_stroke, dtype=torch.bool, device=dev)
+        sel = torch.nonzero(stroke_groups[group] & stroke).squeeze(1)
+        stroke_entries_ = stroke_entries(
+            a[sel],
+            b[sel],
+            ha=ha[sel],
+            hb=hb[sel],
+            group=group[sel],
+            layer_of_group=layers + 1,
+            width=width,
+            height=height,
+            samples=samples,
+        )
+    box = _dense_box(
+        a,
+        b,
+        ha=ha,
+        hb=hb,
+        group=group,
+        has_fill=has_fill,
+        has_stroke=has_stroke,
+        width=width,
+        height=height,
+    )
+    if box is not None:
+        return _render_dense(
+            a[fill_sel],
+            b[fill_sel],
+            group[fill_sel],
+            even_odd=even_odd,
+            strokes=stroke_entries_,
+            any_stroke=any(has_stroke),
+            g0=g0,
+            solid=solid,
+            gradients=gradients,
+            box=box,
+            width=width,
+            height=height,
+        )
+    parts: list[Entries] = []
+    if any(has_fill):
+        parts.append(
+            fill_entries(
+                a[fill_sel],
+                b[fill_sel],
+                group[fill_sel],
+                even_odd=even_odd,
+                layer_of_group=layers,
+                width=width,
+                height=height,
+            )
+        )
+    if stroke_entries_ is not None:
+        parts.append(stroke_entries_)
+    pixel = torch.cat([p.pixel for p in parts])
+    layer = torch.cat([p.layer for p in parts])
+    cov = torch.cat([p.cov for p in parts])
+    rgba = solid[layer]
+    for lid, paint in gradients:
+        if not 2 * g0 <= lid < 2 * (g0 + ng):
+            continue
+        idx = torch.nonzero(layer == lid).squeeze(1)
+        if idx.numel():
+            rgba = rgba.index_put((idx,), _eval_gradient(paint, pixel[idx], width, a.dtype, dev))
+    return composite(pixel, layer, cov * rgba[:, 3], rgba[:, :3], width * height)
+
+
+def _dense_box(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    ha: torch.Tensor,
+    hb: torch.Tensor,
+    group: torch.Tensor,
+    has_fill: list[bool],
+    has_stroke: list[bool],
+    width: int,
+    height: int,
+) -> tuple[int, int, int, int] | None:
+    """The pixel box to render densely, or None when the chunk's shapes cover too little
+    of their union box for dense layers to pay off."""
+    ng = len(has_fill)
+    if ng < 2 or a.shape[0] == 0:
+        return None
+    with torch.no_grad():
+        stroked = torch.tensor(has_stroke, dtype=torch.bool, device=a.device)[group]
+        pad = torch.where(stroked, torch.maximum(ha, hb).detach().clamp(min=0) + 1.0, 0.0)
+        box = group_boxes(a.detach(), b.detach(), group, ng, pad.to(a.dtype)).cpu()
+    lo_x = box[:, 0].clamp(0, width)
+    lo_y = box[:, 1].clamp(0, height)
+    hi_x = box[:, 2].clamp(0, width)
+    hi_y = box[:, 3].clamp(0, height)
+    ok = torch.isfinite(box).all(1) & (hi_x > lo_x) & (hi_y > lo_y)
+    if not bool(ok.any()):
+        return None
+    paints = torch.tensor(has_fill, dtype=box.dtype) + torch.tensor(has_stroke, dtype=box.dtype)
+    area = float(((hi_x - lo_x + 1) * (hi_y - lo_y + 1) * paints)[ok].sum())
+    x0 = int(torch.floor(lo_x[ok].min()))
+    y0 = int(torch.floor(lo_y[ok].min()))
+    x1 = min(int(torch.floor(hi_x[ok].max())), width - 1)
+    y1 = min(int(torch.floor(hi_y[ok].max())), height - 1)
+    layers = ng * (2 if any(has_stroke) else 1)
+    dense_cells = layers * (x1 - x0 + 1) * (y1 - y0 + 1)
+    # Dense cells avoid the sort and gathers of sparse entries but also cost a cumulative
+    # sum across layers; they win once shapes cover at least half of the union box.
+    return (x0, y0, x1, y1) if dense_cells <= 2.0 * area else None
+
+
+def _render_dense(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    group: torch.Tensor,
+    *,
+    even_odd: torch.Tensor,
+    strokes: Entries | None,
+    any_stroke: bool,
+    g0: int,
+    solid: torch.Tensor,
+    gradients: list[tuple[int, LinearGradient | RadialGradient]],
+    box: tuple[int, int, int, int],
+    width: int,
+    height: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Render a chunk with dense ``[layers, box pixels]`` tensors (no sorting)."""
+    dev, dt = a.device, a.dtype
+    ng = even_odd.shape[0]
+    x0, y0, x1, y1 = box
+    cols, rows = x1 - x0 + 1, y1 - y0 + 1
+    ys = torch.arange(y0, y1 + 1, device=dev)
+    xs = torch.arange(x0, x1 + 1, device=dev)
+    box_pixels = (ys[:, None] * width + xs[None, :]).reshape(-1)
+    step = 2 if any_stroke else 1
+    num_layers = ng * step
+    layer_ids = torch.arange(num_layers, device=dev)
+    global_ids = 2 * g0 + (layer_ids if step == 2 else 2 * layer_ids)
+    table = solid[global_ids]  # [L, 4]
+    cov = fill_dense(a, b, group, even_odd=even_odd, box=box, width=width, height=height)
+    if step == 2:
+        alpha = torch.stack([cov, torch.zeros_like(cov)], dim=1).reshape(num_layers, -1)
+        if strokes is not None and strokes.pixel.numel():
+            px = strokes.pixel % width - x0
+            py = strokes.pixel // width - y0
+            local_layer = strokes.layer - 2 * g0
+            alpha = alpha.index_put((local_layer, py * cols + px), strokes.cov)
+    else:
+        alpha = cov
+    coverage = alpha
+    alpha = coverage * table[:, 3:4]
+    extra: dict[int, torch.Tensor] = {}
+    for lid, paint in gradients:
+        local = lid - 2 * g0
+        if not 0 <= local < 2 * ng or (step == 1 and local % 2):
+            continue
+        row = local if step == 2 else local // 2
+        rgba = _eval_gradient(paint, box_pixels, width, dt, dev)
+        alpha = alpha.index_copy(
+            0, torch.tensor([row], device=dev), (coverage[row] * rgba[:, 3])[None]
+        )
+        extra[row] = rgba[:, :3]
+    color, cover, logt = composite_dense(alpha, table[:, :3], extra)
+    if rows * cols == width * height:
+        return color, cover, logt
+    npix = width * height
+    return (
+        color.new_zeros((npix, 3)).index_copy(0, box_pixels, color),
+        cover.new_zeros(npix).index_copy(0, box_pixels, cover),
+        logt.new_zeros(npix).index_copy(0, box_pixels, logt),
+    )
+
+
+def _eval_gradient(
+    paint: LinearGradient | RadialGradient,
+    pixel: torch.Tensor,
+    width: int,
+    dt: torch.dtype,
+    dev: torch.device,
+) -> torch.Tensor:
+    """Gradient colour at pixel centres (stops clamp at both ends, like SVG ``pad``)."""
+    p = torch.stack([pixel % width, pixel // width], dim=1).to(dt) + 0.5
+    offsets = paint.offsets.to(device=dev, dtype=dt)
+    stops = paint.stop_colors.to(device=dev, dtype=dt)
+    if isinstance(paint, LinearGradient):
+        beg = paint.begin.to(device=dev, dtype=dt)
+        d = paint.end.to(device=dev, dtype=dt) - beg
+        t = ((p - beg) * d).sum(1) / (d * d).sum().clamp(min=1e-3)
+    else:
+        c = paint.center.to(device=dev, dtype=dt)
+        r = paint.radius.to(device=dev, dtype=dt)
+        t = ((p - c) / r).norm(dim=1)
+    out = stops[0].expand(t.shape[0], 4)
+    for k in range(offsets.shape[0] - 1):
+        span = offsets[k + 1] - offsets[k]
+        safe = torch.where(span > 0, span, torch.ones_like(span))
+        frac = torch.where(
+            span > 0, ((t - offsets[k]) / safe).clamp(0, 1), (t >= offsets[k]).to(dt)
+        )
+        out = out + frac[:, None] * (stops[k + 1] - stops[k])
+    return out
