@@ -88,7 +88,25 @@ def _add_vectorize(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         required=True,
         help="SVG file, folder (when INPUT is a folder), or - for stdout",
     )
-    p.add_argument("--max-paths", type=_positive_int, default=256, help="path budget (default 256)")
+    p.add_argument(
+        "--max-paths",
+        type=_positive_int,
+        default=256,
+        help="most closed outlines (subpaths, holes included) in the SVG (default 256)",
+    )
+    p.add_argument(
+        "--max-colors",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="most distinct fill colours (default: no limit beyond --max-paths)",
+    )
+    p.add_argument(
+        "--gradients",
+        choices=["auto", "off"],
+        default="auto",
+        help="gradient fills where they beat flat colour (auto, the default) or never",
+    )
     p.add_argument(
         "--iterations",
         type=_non_negative_int,
@@ -203,6 +221,8 @@ def _run_vectorize(args: argparse.Namespace) -> int:
     try:
         cfg = VectorizeConfig(
             max_paths=args.max_paths,
+            max_colors=args.max_colors,
+            gradients=args.gradients,
             iterations=args.iterations,
             time_budget=args.time_budget,
             preset=args.preset,

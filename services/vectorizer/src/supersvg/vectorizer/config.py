@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["PRESETS", "Preset", "PresetName", "VectorizeConfig", "resolve_preset"]
+__all__ = ["PRESETS", "GradientMode", "Preset", "PresetName", "VectorizeConfig", "resolve_preset"]
 
 PresetName = Literal["auto", "photo", "illustration", "icon"]
+GradientMode = Literal["auto", "off"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,12 @@ PRESETS: dict[str, Preset] = {
 class VectorizeConfig:
     """Everything that controls one vectorization (deterministic for a seed and device)."""
 
+    #: Most closed outlines (subpaths, holes included) in the SVG.
     max_paths: int = 256
+    #: Most distinct fill colours; None = no limit beyond ``max_paths``.
+    max_colors: int | None = None
+    #: Linear/radial gradient fills where they beat a flat colour ("auto") or never.
+    gradients: GradientMode = "auto"
     iterations: int = 100
     preset: PresetName = "auto"
     seed: int = 0
@@ -105,6 +111,10 @@ class VectorizeConfig:
     def __post_init__(self) -> None:
         if self.max_paths < 1:
             raise ValueError("max_paths must be at least 1")
+        if self.max_colors is not None and self.max_colors < 1:
+            raise ValueError("max_colors must be at least 1 (or None for no limit)")
+        if self.gradients not in ("auto", "off"):
+            raise ValueError(f"gradients must be 'auto' or 'off', not {self.gradients!r}")
         if self.iterations < 0:
             raise ValueError("iterations must be >= 0")
         if self.preset not in ("auto", *PRESETS):
