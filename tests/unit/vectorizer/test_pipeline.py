@@ -30,7 +30,10 @@ def _check_result(res: Result, image: np.ndarray, max_paths: int) -> None:
     root = ET.fromstring(res.svg)
     assert root.get("viewBox") == f"0 0 {w} {h}"
     paths = _paths(res.svg)
-    assert len(paths) == res.num_paths == res.metrics["num_paths"] <= max_paths
+    # The budget counts closed outlines (movetos), whatever elements group them.
+    outlines = sum(len(re.findall(r"[Mm]", p.get("d", ""))) for p in paths)
+    assert outlines == res.num_paths == res.metrics["num_paths"] <= max_paths
+    assert len(paths) <= outlines
     for p in paths:
         assert re.fullmatch(r"[MmLlHhVvCcZz0-9.\- ]+", p.get("d", "")), p.get("d")
     # The written file, rendered by an independent renderer, gives the reported metrics.

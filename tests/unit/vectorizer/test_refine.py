@@ -32,7 +32,8 @@ def test_refinement_improves_psnr_and_keeps_budget() -> None:
     base = Vectorizer(VectorizeConfig(max_paths=2, iterations=0, preset="icon")).vectorize(img)
     cfg = VectorizeConfig(max_paths=2, iterations=25, preset="icon", refine_size=40)
     ref = Vectorizer(cfg).vectorize(img)
-    assert ref.metrics["refine"] == "pydiffvg" and ref.metrics["iterations"] == 25
+    assert ref.metrics["refine"].startswith("pydiffvg (")
+    assert 1 <= ref.metrics["iterations"] <= 25
     assert ref.num_paths <= 2
     assert ref.metrics["psnr"] > base.metrics["psnr"] + 0.5
 
@@ -91,17 +92,26 @@ def test_polygon_refinement_improves_a_photo() -> None:
     base = Vectorizer(VectorizeConfig(max_paths=8, iterations=0, preset="photo")).vectorize(img)
     cfg = VectorizeConfig(max_paths=8, iterations=30, preset="photo", time_budget=0)
     ref = Vectorizer(cfg).vectorize(img)
-    assert ref.metrics["refine"] == "pydiffvg" and ref.metrics["iterations"] == 30
+    assert ref.metrics["refine"].startswith("pydiffvg (")
+    assert 1 <= ref.metrics["iterations"] <= 30
     assert ref.num_paths <= 8
-    assert ref.metrics["psnr"] > base.metrics["psnr"] + 1.0
+    assert ref.metrics["psnr"] > base.metrics["psnr"] + 0.5
 
 
-def test_time_budget_stops_refinement() -> None:
+def test_refinement_stops_when_the_loss_converges() -> None:
+    img = _blocks_image(32)
+    cfg = VectorizeConfig(max_paths=6, iterations=100_000, preset="photo", time_budget=0)
+    res = Vectorizer(cfg).vectorize(img)
+    assert res.metrics["refine"] == "pydiffvg (converged)"
+    assert 10 < res.metrics["iterations"] < 100_000
+
+
+def test_time_cap_stops_refinement() -> None:
     img = _blocks_image(64)
     cfg = VectorizeConfig(max_paths=8, iterations=100_000, preset="photo", time_budget=1.5)
     res = Vectorizer(cfg).vectorize(img)
     assert 1 <= res.metrics["iterations"] < 100_000
-    assert res.metrics["seconds"] < 6.0  # budget plus writing and scoring, on a loaded CPU
+    assert res.metrics["seconds"] < 6.0  # cap plus writing and scoring, on a loaded CPU
 
 
 def test_refinement_never_returns_worse_than_coarse(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,5 +152,5 @@ def test_budget_spent_before_refinement_skips_it() -> None:
     res = Vectorizer(cfg).vectorize(img)
     base = Vectorizer(cfg.with_(iterations=0)).vectorize(img)
     assert res.metrics["iterations"] == 0
-    assert res.metrics["refine"] == "skipped (time budget spent)"
+    assert res.metrics["refine"] == "skipped (time cap reached)"
     assert res.svg == base.svg

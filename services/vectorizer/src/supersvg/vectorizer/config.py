@@ -20,11 +20,12 @@ class Preset:
     compactness: float
     #: Working pixels per SLIC superpixel: sets the geometric detail.
     px_per_superpixel: float
-    #: Regions kept after merging similar neighbours, as a share of the superpixels.
-    merge_ratio: float
-    #: Vertices turning less than this (degrees) become smooth curve points.
-    smooth_angle: float
-    #: Douglas-Peucker / curve-fit tolerance in working pixels.
+    #: Outlines as fitted cubic Béziers (flat art) or as polygons (photos: edges there are
+    #: noisy, and polygons refine through the faster ``render_polygons``).
+    curves: bool
+    #: Contour points turning more than this (degrees, over about two pixels) are corners.
+    corner_angle: float
+    #: Polygon-simplification / curve-fit tolerance in working pixels.
     fit_tolerance: float
     #: How far (pixels) a region slides under each neighbour drawn after it, so that
     #: anti-aliased edges never let the background through (no seams). Hidden by the
@@ -41,8 +42,8 @@ PRESETS: dict[str, Preset] = {
     "photo": Preset(
         compactness=0.08,
         px_per_superpixel=10.0,
-        merge_ratio=1.0,
-        smooth_angle=0.0,
+        curves=False,
+        corner_angle=55.0,
         fit_tolerance=0.8,
         dilate=1.0,
         lr_points=0.25,
@@ -52,9 +53,9 @@ PRESETS: dict[str, Preset] = {
     "illustration": Preset(
         compactness=0.05,
         px_per_superpixel=12.0,
-        merge_ratio=1.0,
-        smooth_angle=40.0,
-        fit_tolerance=0.7,
+        curves=True,
+        corner_angle=55.0,
+        fit_tolerance=0.5,
         dilate=1.0,
         lr_points=0.15,
         lr_colors=0.005,
@@ -63,9 +64,9 @@ PRESETS: dict[str, Preset] = {
     "icon": Preset(
         compactness=0.03,
         px_per_superpixel=12.0,
-        merge_ratio=1.0,
-        smooth_angle=40.0,
-        fit_tolerance=0.6,
+        curves=True,
+        corner_angle=55.0,
+        fit_tolerance=0.4,
         dilate=1.0,
         lr_points=0.1,
         lr_colors=0.005,
@@ -101,11 +102,11 @@ class VectorizeConfig:
     precision: int = 1
     #: Anti-aliasing samples per pixel axis used by refinement.
     samples: int = 2
-    #: Wall-clock seconds for the whole call; refinement stops when the next step would
-    #: overrun it (the best iterate so far is kept). 0 = no limit. With a limit, the
-    #: number of steps (and so the result) depends on the machine's speed; use 0 where
-    #: results must be reproducible.
-    time_budget: float = 8.0
+    #: Safety cap in wall-clock seconds for the whole call: refinement stops when the next
+    #: step would overrun it (the best iterate so far is kept). 0 = no cap. The work is set
+    #: by ``iterations`` and convergence, so the result does not depend on the machine's
+    #: load unless this cap is reached (the metrics say so).
+    time_budget: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -19,10 +19,19 @@ from .config import VectorizeConfig, resolve_preset
 from .errors import Cancelled
 from .loader import ImageInput, load_image
 from .metrics import composite_white, psnr, render_svg_png, ssim
-from .prune import prune_paths
+from .prune import count_outlines, prune_paths
+from .refine import RendererUnavailable, refine_paths
 from .shapes import VPath
-from .superpixels import group_regions, segment
-from .svg import write_svg
+from .superpixels import (
+    MIN_COLOR_MSE,
+    VOID_ALPHA,
+    edge_weights,
+    premultiplied,
+    quantize,
+    segment,
+    void_holes,
+)
+from .svg import format_color, write_svg
 
 __all__ = ["ProgressFn", "Result", "Vectorizer", "detect_preset", "vectorize"]
 
@@ -113,18 +122,23 @@ class Vectorizer:
         scale = (w / ww, h / wh)
 
         report("superpixels")
-        n_px = wh * ww
         opaque = not bool((work[..., 3] < 250).any())
+        stat = premultiplied(work)
+        drawn = work[..., 3] >= VOID_ALPHA
+        n_px = max(1, int(drawn.sum()))
         budget = cfg.max_paths
-        n_super = int(max(4 * budget, n_px / preset.px_per_superpixel))
-        n_regions = max(budget, int(n_super * preset.merge_ratio))
+        # Every region is one outline; holes onto transparency cost one more each.
+        regions = max(1, budget - void_holes(drawn.astype(np.int32)))
+        n_super = int(min(max(2 * regions, n_px / preset.px_per_superpixel), n_px / 3))
         seg = segment(
             work,
-            n_regions,
+            max(n_super, 1),
+            regions,
             preset,
-            oversegment=n_super / n_regions,
-            merge=preset.merge_ratio < 1.0,
+            free_error=MIN_COLOR_MSE * n_px,
         )
+        if cfg.max_colors is not None:
+            seg = quantize(seg, cfg.max_colors, cfg.seed, stat, edge_weights(stat))
         report("coarse")
         paths: list[VPath]
         if cfg.checkpoint:
@@ -142,16 +156,15 @@ class Vectorizer:
             for p in paths:
                 p.subpaths = [s * np.array(scale) for s in p.subpaths]
         else:
-            groups = group_regions(seg, budget, cfg.seed)
-            paths = coarse.fit_paths(
+            paths = coarse.fit_layers(
                 seg,
-                groups,
+                stat,
                 tolerance=preset.fit_tolerance,
                 dilate=preset.dilate,
-                smooth_angle=preset.smooth_angle,
+                curves=preset.curves,
+                corner_angle=preset.corner_angle,
                 background=cfg.background and opaque,
                 scale=scale,
-                alpha=None if opaque else work[..., 3].astype(np.float64) / 255.0,
             )
         refined = 0
         refine_note = "off"
@@ -159,12 +172,10 @@ class Vectorizer:
         a = composite_white(target)
         coarse_paths = [copy.deepcopy(p) for p in paths] if cfg.iterations > 0 else []
         if cfg.iterations > 0 and paths:
-            from .refine import RendererUnavailable, refine_paths
-
             report("refine")
             deadline = t0 + cfg.time_budget if cfg.time_budget > 0 else None
             try:
-                paths, refined = refine_paths(
+                paths, refined, stopped = refine_paths(
                     paths,
                     rgba,
                     cfg,
@@ -172,7 +183,7 @@ class Vectorizer:
                     progress=lambda f: report("refine", f),
                     deadline=deadline,
                 )
-                refine_note = "pydiffvg" if refined else "skipped (time budget spent)"
+                refine_note = f"pydiffvg ({stopped})" if refined else "skipped (time cap reached)"
             except RendererUnavailable as exc:
                 # The analytic result stands on its own; say so in the metrics.
                 log.warning("refinement skipped: %s", exc)
@@ -193,12 +204,13 @@ class Vectorizer:
             c_svg = write_svg(c_paths, w, h, precision=cfg.precision)
             c_preview = render_svg_png(c_svg, w, h)
             c_b = composite_white(_decode(c_preview))
-            if float(np.mean((a - c_b) ** 2)) < err:
+            if float(np.mean((a - c_b) ** 2)) <= err:
                 paths, svg, preview, b = c_paths, c_svg, c_preview, c_b
                 refine_note = "pydiffvg (coarse kept)"
         seconds = time.perf_counter() - t0
         metrics: dict[str, Any] = {
-            "num_paths": len(paths),
+            "num_paths": count_outlines(paths),
+            "num_colors": len({format_color(p.color) + f"{float(p.color[3]):.2f}" for p in paths}),
             "psnr": round(psnr(a, b), 3),
             "ssim": round(ssim(a, b), 4),
             "seconds": round(seconds, 3),
@@ -213,7 +225,11 @@ class Vectorizer:
         }
         report("done")
         return Result(
-            svg=svg, num_paths=len(paths), preview_png=preview, metrics=metrics, paths=paths
+            svg=svg,
+            num_paths=metrics["num_paths"],
+            preview_png=preview,
+            metrics=metrics,
+            paths=paths,
         )
 
 

@@ -1,16 +1,24 @@
-"""Pruning: drop paths that contribute nothing and honour the path budget exactly."""
+"""Pruning: drop shapes that contribute nothing and honour the outline budget exactly."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from .shapes import VPath
 
-__all__ = ["prune_paths"]
+__all__ = ["count_outlines", "prune_paths"]
+
+
+def count_outlines(paths: Sequence[VPath]) -> int:
+    """Closed outlines (subpaths, holes included): what ``max_paths`` caps."""
+    return sum(len(p.subpaths) for p in paths)
 
 
 def prune_paths(paths: list[VPath], max_paths: int, size: tuple[int, int]) -> list[VPath]:
-    """Remove invisible / degenerate paths, then the smallest ones beyond ``max_paths``.
+    """Remove invisible / degenerate outlines, then the smallest shapes while the scene has
+    more than ``max_paths`` outlines.
 
     The background path (if any) is always kept first. Painter's order is preserved.
     """
@@ -26,14 +34,22 @@ def prune_paths(paths: list[VPath], max_paths: int, size: tuple[int, int]) -> li
             continue
         p.subpaths = subs
         kept.append(p)
-    if len(kept) <= max_paths:
+    total = count_outlines(kept)
+    if total <= max_paths:
         return kept
-    # Over budget (a learned coarse stage may propose more): keep the largest paths.
-    areas = np.array([sum(abs(_area(s)) for s in p.subpaths) for p in kept])
-    bg = np.array([p.is_background for p in kept])
-    score = np.where(bg, np.inf, areas)
-    keep = set(np.argsort(-score, kind="stable")[:max_paths].tolist())
-    return [p for i, p in enumerate(kept) if i in keep]
+    # Over budget (a learned coarse stage may propose more): drop the smallest shapes.
+    areas = np.array([abs(_area(p.subpaths[0])) for p in kept])
+    score = np.where([p.is_background for p in kept], np.inf, areas)
+    drop: set[int] = set()
+    for i in np.argsort(score, kind="stable").tolist():
+        if total <= max_paths or np.isinf(score[i]):
+            break
+        drop.add(i)
+        total -= len(kept[i].subpaths)
+    out = [p for i, p in enumerate(kept) if i not in drop]
+    if count_outlines(out) > max_paths:  # only the background is left and it has holes
+        out[0].subpaths = out[0].subpaths[:max_paths]
+    return out
 
 
 def _area(sub: np.ndarray) -> float:

@@ -30,6 +30,13 @@ from .svg import straight_segments
 __all__ = ["RendererUnavailable", "refine_paths", "region_groups", "renderer_available"]
 
 
+#: Refinement stops once the best loss fell by less than ``CONVERGED`` (relative) over
+#: the last ``CONVERGENCE_WINDOW`` steps. A loss-based rule gives the same steps on a busy
+#: or a quiet machine, unlike a wall-clock budget.
+CONVERGED = 2e-3
+CONVERGENCE_WINDOW = 10
+
+
 class RendererUnavailable(RuntimeError):
     """``pydiffvg`` is not importable (or lacks ``render``)."""
 
@@ -115,6 +122,22 @@ def region_groups(subpaths: list[np.ndarray]) -> list[list[int]]:
     return [members[i] for i in outer]
 
 
+def palette_index(paths: list[VPath]) -> tuple[np.ndarray, np.ndarray]:
+    """Colour parameter of every path and the initial colours ``[C, 4]``.
+
+    Paths quantized to a palette (``meta["palette"]``) share one colour parameter per
+    palette entry, so refinement keeps the number of distinct fills; otherwise every path
+    has its own."""
+    if paths and all("palette" in p.meta for p in paths):
+        keys = [int(p.meta["palette"]) for p in paths]
+        uniq, index = np.unique(keys, return_inverse=True)
+        first = [keys.index(int(u)) for u in uniq]
+        cols = np.stack([np.asarray(paths[i].color, dtype=np.float32) for i in first])
+        return index.astype(np.int64), cols
+    cols = np.stack([np.asarray(p.color, dtype=np.float32) for p in paths])
+    return np.arange(len(paths), dtype=np.int64), cols
+
+
 class _Scene:
     """Differentiable parameters of the scene and how to build pydiffvg shapes from them."""
 
@@ -125,7 +148,10 @@ class _Scene:
         # Per loop: ("poly", start, count) | ("curve", index) | ("const", tensor).
         self.loops: list[list[tuple[str, Any]]] = []
         self.curves: list[torch.Tensor] = []
-        self.colors: list[torch.Tensor] = []
+        index, cols = palette_index(paths)
+        #: One parameter per distinct colour; ``colors[i]`` is path i's (shared) tensor.
+        self.color_params = [torch.tensor(c, device=device).requires_grad_(True) for c in cols]
+        self.colors: list[torch.Tensor] = [self.color_params[i] for i in index.tolist()]
         offset = 0
         for p in paths:
             spec: list[tuple[str, Any]] = []
@@ -146,8 +172,6 @@ class _Scene:
                     self.curves.append(t.requires_grad_(True))
                     spec.append(("curve", len(self.curves) - 1))
             self.loops.append(spec)
-            c = torch.tensor(np.asarray(p.color, dtype=np.float32), device=device)
-            self.colors.append(c.requires_grad_(True))
         cat = np.concatenate(verts) if verts else np.zeros((0, 2))
         self.verts = torch.tensor(cat, dtype=torch.float32, device=device).requires_grad_(True)
         # Index of each vertex's successor within its own loop.
@@ -269,8 +293,10 @@ class _PolygonScene:
         self.sizes = sizes
         self.loop_group = loop_group
         self.group_path = torch.tensor(group_path, dtype=torch.long, device=device)
-        cols = np.stack([np.asarray(p.color, dtype=np.float32) for p in paths])
+        index, cols = palette_index(paths)
+        #: Colour parameters ``[C, 4]`` (one per palette entry) and each path's row.
         self.colors = torch.tensor(cols, device=device).requires_grad_(True)
+        self.path_color = torch.tensor(index, dtype=torch.long, device=device)
 
     def render(self, pydiffvg: Any, width: int, height: int) -> torch.Tensor:
         return cast(
@@ -279,7 +305,7 @@ class _PolygonScene:
                 self.verts,
                 self.sizes,
                 self.loop_group,
-                self.colors[self.group_path],
+                self.colors[self.path_color[self.group_path]],
                 width=width,
                 height=height,
             ),
@@ -294,7 +320,11 @@ class _PolygonScene:
         with torch.no_grad():
             return (
                 self.verts.detach().cpu().numpy().astype(np.float64) / self.to_work,
-                self.colors.detach().clamp(0.0, 1.0).cpu().numpy().astype(np.float64),
+                self.colors.detach()[self.path_color]
+                .clamp(0.0, 1.0)
+                .cpu()
+                .numpy()
+                .astype(np.float64),
             )
 
     def write_back(self, paths: list[VPath], state: tuple[np.ndarray, np.ndarray]) -> None:
@@ -319,13 +349,15 @@ def refine_paths(
     progress: Callable[[float], None] | None = None,
     *,
     deadline: float | None = None,
-) -> tuple[list[VPath], int]:
+) -> tuple[list[VPath], int, str]:
     """Optimise ``paths`` (output pixel coordinates) against ``rgba`` for ``cfg.iterations``.
 
-    Stops early when the next step would end after ``deadline`` (a ``time.perf_counter()``
-    value). The iterate with the lowest loss is kept (the starting scene included), so the
-    result is never worse than the input by this loss. Returns the paths and the number of
-    steps taken. ``progress`` gets the fraction done and may raise :class:`Cancelled`.
+    Stops early once the loss has converged, or when the next step would end after
+    ``deadline`` (a ``time.perf_counter()`` value; a safety cap). The iterate with the
+    lowest loss is kept (the starting scene included), so the result is never worse than
+    the input by this loss. Returns the paths, the number of steps taken and why it
+    stopped ("iterations", "converged" or "time cap"). ``progress`` gets the fraction
+    done and may raise :class:`Cancelled`.
     """
     try:
         import pydiffvg
@@ -377,7 +409,7 @@ def refine_paths(
         scene,
         paths,
         draw,
-        scene.colors,
+        scene.color_params,
         scene.point_params(),
         cfg,
         preset,
@@ -440,17 +472,27 @@ def _optimise(  # noqa: PLR0917
     px_scale: float,
     progress: Callable[[float], None] | None,
     deadline: float | None,
-) -> tuple[list[VPath], int]:
-    """Adam steps until ``cfg.iterations`` or the deadline; writes back the best iterate."""
+) -> tuple[list[VPath], int, str]:
+    """Adam steps until ``cfg.iterations``, convergence or the deadline; writes back the
+    best iterate. Returns the paths, the steps taken and why it stopped."""
     opt = _Adam([(colors, preset.lr_colors), (points, preset.lr_points * px_scale)])
     steps = 0
     best_loss = float("inf")
     best: Any = None
     step_time = 0.0
+    history: list[float] = []
+    reason = "iterations"
     for it in range(cfg.iterations):
         t_step = time.perf_counter()
         if deadline is not None and t_step + step_time > deadline:
-            break  # the budget is spent (possibly before the first step)
+            reason = "time cap"  # possibly before the first step
+            break
+        if (
+            len(history) > CONVERGENCE_WINDOW
+            and best_loss > (1.0 - CONVERGED) * history[-CONVERGENCE_WINDOW - 1]
+        ):
+            reason = "converged"
+            break
         if progress is not None and it % 5 == 0:
             progress(it / cfg.iterations)  # may raise Cancelled
         opt.zero_grad()
@@ -461,6 +503,7 @@ def _optimise(  # noqa: PLR0917
         if not torch.isfinite(loss):
             break
         lv = float(loss.detach())
+        history.append(lv)
         if lv < best_loss:
             best_loss = lv
             best = scene.snapshot()
@@ -478,4 +521,4 @@ def _optimise(  # noqa: PLR0917
         step_time = 0.5 * dt if it == 0 else max(dt, 0.5 * step_time)
     if best is not None:
         scene.write_back(paths, best)
-    return paths, steps
+    return paths, steps, reason

@@ -147,18 +147,64 @@ def path_data(subpaths: Sequence[np.ndarray], precision: int = 1) -> str:
     return em.text()
 
 
+def _style(p: VPath) -> str:
+    style = f'fill="{format_color(p.color)}"'
+    a = float(p.color[3])
+    if a < 0.995:
+        style += f' fill-opacity="{_num(round(a * 100), 2)}"'
+    return style
+
+
+def _grouped(paths: Sequence[VPath]) -> list[tuple[str, list[np.ndarray]]]:
+    """Shapes of one fill joined into one element where painter's order allows it.
+
+    A shape moves down to the last earlier shape of its fill when no shape in between
+    overlaps its bounding box (it then paints the same pixels in the same order)."""
+    styles = [_style(p) for p in paths]
+    boxes = np.array(
+        [
+            [*np.min(np.concatenate(p.subpaths), 0), *np.max(np.concatenate(p.subpaths), 0)]
+            if p.subpaths
+            else [np.inf, np.inf, -np.inf, -np.inf]
+            for p in paths
+        ]
+    ).reshape(-1, 4)
+    groups: list[tuple[str, list[np.ndarray], list[int]]] = []  # style, subpaths, members
+    last: dict[str, int] = {}  # style -> index in groups
+    for i, p in enumerate(paths):
+        g = last.get(styles[i])
+        if g is not None:
+            # Every shape drawn after group g's members and before this one.
+            between = [j for gg in groups[g + 1 :] for j in gg[2]]
+            if between:
+                b = boxes[between]
+                hit = (
+                    (b[:, 0] <= boxes[i, 2])
+                    & (b[:, 2] >= boxes[i, 0])
+                    & (b[:, 1] <= boxes[i, 3])
+                    & (b[:, 3] >= boxes[i, 1])
+                )
+                if hit.any():
+                    g = None
+        if g is None:
+            groups.append((styles[i], list(p.subpaths), [i]))
+            last[styles[i]] = len(groups) - 1
+        else:
+            groups[g][1].extend(p.subpaths)
+            groups[g][2].append(i)
+    return [(st, subs) for st, subs, _ in groups]
+
+
 def write_svg(paths: Sequence[VPath], width: int, height: int, *, precision: int = 1) -> str:
-    """Serialise ``paths`` (painter's order) as a compact SVG of ``width`` x ``height``."""
+    """Serialise ``paths`` (painter's order) as a compact SVG of ``width`` x ``height``.
+
+    Shapes of one fill share a ``<path>`` element where the order allows it (the outline
+    count is unchanged: every shape stays its own subpath)."""
     items: list[tuple[str, str]] = []  # (d, style attributes)
-    for p in paths:
-        d = path_data(p.subpaths, precision)
-        if not d:
-            continue
-        style = f'fill="{format_color(p.color)}"'
-        a = float(p.color[3])
-        if a < 0.995:
-            style += f' fill-opacity="{_num(round(a * 100), 2)}"'
-        items.append((d, style))
+    for style, subs in _grouped(paths):
+        d = path_data(subs, precision)
+        if d:
+            items.append((d, style))
     # A <style> class pays when one style repeats: `class="a"` is shorter than the fill.
     counts = Counter(s for _, s in items)
     classes: dict[str, str] = {}

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import CheckpointError
-from .analytic import fit_paths
+from .analytic import fit_layers
 
-__all__ = ["fit_paths", "load_learned"]
+__all__ = ["fit_layers", "load_learned"]
 
 
 def load_learned(checkpoint: str) -> Callable[..., Any]:

@@ -1,11 +1,11 @@
-"""Analytic coarse paths: region contours -> offset polygons -> closed cubic Béziers.
+"""Analytic coarse shapes: regions -> stacked outlines -> polygons or cubic Béziers.
 
-Each colour group becomes one compound path: every region of the group contributes its
-outer contour and its holes. Contours come out of marching squares consistently oriented
-(outer and holes opposite), so the non-zero fill rule draws holes correctly. Boundaries
-shared by two regions are simplified identically from both sides; then the region drawn
-first slides under its later neighbour (stacking), so no background shows between them
-in any anti-aliasing renderer while the visible edge stays exact.
+Each region becomes one shape drawn as its outer outline, in painter's order by filled
+area, so islands sit on top of the shape around them and need no holes (only holes onto
+transparency are kept). Contours come out of marching squares consistently oriented,
+then move to the sub-pixel edge the anti-aliased colours show. Where a region borders
+one drawn later, it slides under it (stacking), so no background shows between them in
+any anti-aliasing renderer while the visible edge stays exact.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import numpy as np
 from scipy import ndimage
 from skimage.measure import find_contours
 
-from ..shapes import VPath
+from ..shapes import VPath, polygon_area
 from ..superpixels import Segmentation
+from .curves import fit_ring
 
 __all__ = [
     "contour_to_cubic",
     "cubic_rings",
-    "fit_paths",
+    "fit_layers",
     "offset_edges",
     "offset_polygon",
     "offset_rings",
@@ -229,134 +230,193 @@ def _junctions(
     return np.asarray((other != other[prv]) | (other != other[nxt])), other
 
 
-def fit_paths(
+def _subpixel(
+    rc: np.ndarray,
+    inside: np.ndarray,
+    padded: np.ndarray,
+    image: np.ndarray,
+    colors: np.ndarray,
+) -> np.ndarray:
+    """Move contour points along their grid edge to where the anti-aliased colour crosses
+    halfway between the two regions' colours.
+
+    Marching squares on a label mask puts every point midway between a pixel inside and a
+    pixel outside. The colours of those two pixels, projected on the axis from the colour
+    across to the region's colour, say how much of each pixel the region covers; the edge
+    goes where that projection crosses one half. ``image`` is the padded premultiplied
+    RGBA, ``colors`` the premultiplied colour per padded label (0 = void: transparent).
+    Both sides of a shared boundary get the same point (the projection is symmetric).
+    """
+    ph, pw = padded.shape
+    r, q = rc[:, 0], rc[:, 1]
+    on_row = np.abs(r - np.round(r)) < 1e-6
+    r1 = np.where(on_row, np.round(r), np.floor(r)).astype(np.int64)
+    q1 = np.where(on_row, np.floor(q), np.round(q)).astype(np.int64)
+    r2 = np.where(on_row, r1, r1 + 1)
+    q2 = np.where(on_row, q1 + 1, q1)
+    ok = (r1 >= 0) & (q1 >= 0) & (r2 < ph) & (q2 < pw)
+    r1c, q1c = np.clip(r1, 0, ph - 1), np.clip(q1, 0, pw - 1)
+    r2c, q2c = np.clip(r2, 0, ph - 1), np.clip(q2, 0, pw - 1)
+    l1 = padded[r1c, q1c]
+    first_in = l1 == inside
+    rin = np.where(first_in, r1c, r2c)
+    qin = np.where(first_in, q1c, q2c)
+    rout = np.where(first_in, r2c, r1c)
+    qout = np.where(first_in, q2c, q1c)
+    c_in = colors[inside]
+    c_out = colors[padded[rout, qout]]
+    axis = c_in - c_out
+    norm2 = (axis * axis).sum(1)
+    ok &= norm2 > 1e-4
+    safe = np.where(ok, norm2, 1.0)
+    t_in = ((image[rin, qin] - c_out) * axis).sum(1) / safe
+    t_out = ((image[rout, qout] - c_out) * axis).sum(1) / safe
+    t_in = np.clip(t_in, 0.55, 1.0)
+    t_out = np.clip(t_out, 0.0, 0.45)
+    s = (0.5 - t_out) / (t_in - t_out)  # from the outside pixel towards the inside one
+    s = np.where(ok, s, 0.5)
+    p_in = np.stack([rin, qin], axis=1).astype(np.float64)
+    p_out = np.stack([rout, qout], axis=1).astype(np.float64)
+    return np.asarray(p_out + s[:, None] * (p_in - p_out))
+
+
+def fit_layers(
     seg: Segmentation,
-    group: np.ndarray,
+    image: np.ndarray,
     *,
     tolerance: float,
     dilate: float,
-    smooth_angle: float,
+    curves: bool,
+    corner_angle: float,
     background: bool,
     scale: tuple[float, float] = (1.0, 1.0),
     min_area: float = 0.2,
-    alpha: np.ndarray | None = None,
 ) -> list[VPath]:
-    """One compound path per colour group, in painter's order (largest first).
+    """One shape per region, stacked in painter's order (largest filled area first).
 
-    ``scale`` maps working pixels to output pixels (x, y). With ``alpha`` (working-size
-    coverage in [0, 1]) edges against transparency follow the anti-aliased coverage at
-    sub-pixel precision instead of the pixel grid. With ``background`` the largest
-    group becomes a full-canvas rectangle drawn first and its own regions are not traced.
+    Every region is drawn as its outer outline: the regions inside it (islands) have a
+    smaller filled area, so they are drawn later, on top, and need no hole. Only holes
+    onto transparency are kept (they cost an outline each). Where a region borders one
+    drawn later, its edge slides ``dilate`` pixels under that neighbour, so no background
+    shows through anti-aliased edges; where it is on top it keeps the exact edge. Edges
+    sit at sub-pixel positions read from the anti-aliased colours (``image``: the working
+    image, premultiplied RGBA in [0, 1]). With ``curves`` each outline is fitted with cubic
+    Béziers (corners above ``corner_angle`` kept), else simplified to a polygon; hidden
+    edges (under a later neighbour) get ``dilate`` more tolerance. ``scale`` maps working
+    pixels to output pixels. With ``background`` (opaque input) the first region becomes a
+    canvas rectangle.
     """
     labels = seg.labels
     h, w = labels.shape
-    gmap = group[labels]  # -1 is transparent
-    n_groups = int(group.max()) + 1 if len(group) > 1 else 0
-    if n_groups == 0:
+    k = seg.num_regions
+    if k == 0:
         return []
-    # Premultiplied sums give each group's colour as the size-weighted region mean.
-    sizes = np.bincount(group[1:], weights=seg.sizes[1:], minlength=n_groups)
-    pm = seg.colors[1:].copy()
-    pm[:, :3] *= pm[:, 3:4]
-    sums = np.stack(
-        [
-            np.bincount(group[1:], weights=seg.sizes[1:] * pm[:, c], minlength=n_groups)
-            for c in range(4)
-        ],
-        axis=1,
-    )
-    colors = sums / np.maximum(sizes, 1e-9)[:, None]
-    colors[:, :3] /= np.maximum(colors[:, 3:4], 1e-9)
-    colors = np.clip(colors, 0.0, 1.0)
-    order = np.argsort(-sizes, kind="stable")
+    filled = np.zeros(k + 1)
+    boxes = ndimage.find_objects(labels)
+    for reg in range(1, k + 1):
+        box = boxes[reg - 1]
+        if box is not None:
+            filled[reg] = ndimage.binary_fill_holes(labels[box] == reg).sum()
+    order = np.argsort(-filled[1:], kind="stable") + 1
+    rank = np.full(k + 2, -1, dtype=np.int64)
+    rank[order] = np.arange(k)
     sx, sy = scale
     paths: list[VPath] = []
-    bg_group = -1
-    if background and n_groups > 1 and not (gmap < 0).any():
-        bg_group = int(order[0])
+    bg = -1
+    if background and k > 1 and not (labels == 0).any():
+        bg = int(order[0])
         rect = np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]]) * np.array([sx, sy])
         paths.append(
             VPath(
                 subpaths=[contour_to_cubic(rect, 0.0)],
-                color=np.array([*colors[bg_group, :3], 1.0]),
+                color=np.array([*seg.colors[bg, :3], 1.0]),
                 is_background=True,
             )
         )
     # Edge replication makes shapes that touch the border run past it (no thin gaps).
-    padded = np.pad(gmap + 1, _PAD, mode="edge")
-    alpha_p = np.pad(alpha, _PAD, mode="edge") if alpha is not None else None
-    boxes = ndimage.find_objects(padded)
+    padded = np.pad(labels, _PAD, mode="edge")
+    image_p = np.pad(image, ((_PAD, _PAD), (_PAD, _PAD), (0, 0)), mode="edge")
+    pm = seg.colors.copy()
+    pm[:, :3] *= pm[:, 3:4]
+    pm[0] = 0.0  # void is transparent
+    pboxes = ndimage.find_objects(padded)
     rings: list[np.ndarray] = []
-    ring_group: list[int] = []
-    for g in order:
-        if g == bg_group or sizes[g] <= 0:
+    ring_region: list[int] = []
+    for reg in order.tolist():
+        if reg == bg or pboxes[reg - 1] is None:
             continue
-        box = boxes[g] if g < len(boxes) else None
-        if box is None:
-            continue
+        box = pboxes[reg - 1]
         r0, c0 = box[0].start, box[1].start
-        lab = padded[box]
-        field = (lab == g + 1).astype(np.float32)
-        if alpha_p is not None:
-            # Inside pixels stay above the iso-level and transparent ones below it; their
-            # coverage places the crossing between them (points stay on the segment
-            # joining the two pixel centres, as the junction test expects).
-            a = alpha_p[box].astype(np.float32)
-            field = np.where(
-                lab == g + 1, np.maximum(a, 0.55), np.where(lab == 0, np.minimum(a, 0.45), 0.0)
-            )
-        crop = np.pad(field, 1)
+        crop = np.pad((padded[box] == reg).astype(np.float32), 1)
         for c in find_contours(crop, 0.5, positive_orientation="high"):
             if len(c) < 4:
                 continue
-            # (row, col) in the crop -> in the padded map.
             rings.append(c[:-1] + np.array([r0 - 1, c0 - 1]))
-            ring_group.append(int(g))
-    fixed = None
-    other = np.empty(0, dtype=np.int64)
-    if rings:
-        lens = [len(r) for r in rings]
-        rc = np.concatenate(rings)
-        rid = np.repeat(np.arange(len(rings)), lens)
-        inside = np.repeat(np.asarray(ring_group) + 1, lens)
-        pinned, other = _junctions(rc, rid, inside, padded)
-        fixed = np.split(pinned, np.cumsum(lens)[:-1])
-        # (row, col) in the padded map -> pixel-centre (x, y) in working pixels.
-        xy = np.stack([rc[:, 1] - _PAD + 0.5, rc[:, 0] - _PAD + 0.5], axis=1)
-        rings = np.split(xy, np.cumsum(lens)[:-1])
-    pts, cid, kept = simplify_rings(rings, tolerance, fixed)
-    # Stacking instead of gaps: where a region borders one drawn later, its edge slides
-    # under that neighbour by ``dilate``; where it is drawn on top it keeps the exact
-    # boundary. Every boundary is then covered (no crack in any renderer) and no colour
-    # spills onto the neighbour that is visible there.
-    rank = np.full(n_groups + 2, -1, dtype=np.int64)  # index: label + 1 (-1 -> 0, void -> 1)
-    rank[np.asarray(order) + 2] = np.arange(len(order))
-    if bg_group >= 0:
-        rank[bg_group + 2] = -1
-    if len(pts):
-        own = rank[np.asarray(ring_group)[cid] + 2]
-        across = rank[np.clip(other[kept] + 1, 0, None)]
-        # Beyond the map (-1) and transparent pixels (0) are never covered by anything.
-        across = np.where(other[kept] <= 0, -1, across)
-        under = across > own
-        _, nxt = _ring_neighbours(cid)
-        delta = np.where(under | under[nxt], dilate, 0.0)
-        grown = offset_edges(pts, cid, delta) * np.array([sx, sy])
+            ring_region.append(reg)
+    if not rings:
+        return paths
+    lens = [len(r) for r in rings]
+    rc = np.concatenate(rings)
+    rid = np.repeat(np.arange(len(rings)), lens)
+    inside = np.repeat(np.asarray(ring_region), lens)
+    pins, other = _junctions(rc, rid, inside, padded)
+    # Outer outlines turn one way, holes the other; keep holes onto transparency only.
+    xy0 = np.stack([rc[:, 1], rc[:, 0]], axis=1)
+    _, nxt0 = _ring_neighbours(rid)
+    cross0 = xy0[:, 0] * xy0[nxt0, 1] - xy0[:, 1] * xy0[nxt0, 0]
+    signed = 0.5 * np.bincount(rid, weights=cross0, minlength=len(rings))
+    onto_void = np.bincount(rid, weights=(other == 0).astype(np.float64), minlength=len(rings))
+    keep_ring = (signed < 0) | (onto_void > 0)
+    keep_pt = keep_ring[rid]
+    rc, rid, inside = rc[keep_pt], rid[keep_pt], inside[keep_pt]
+    pins, other = pins[keep_pt], other[keep_pt]
+    rid = np.unique(rid, return_inverse=True)[1]
+    ring_region = [r for r, kp in zip(ring_region, keep_ring.tolist(), strict=True) if kp]
+    pos = _subpixel(rc, inside, padded, image_p, pm)
+    # (row, col) in the padded map -> pixel-centre (x, y) in working pixels.
+    xy = np.stack([pos[:, 1] - _PAD + 0.5, pos[:, 0] - _PAD + 0.5], axis=1)
+    # A point's edge is hidden when the region across is drawn later (on top of it).
+    own = rank[inside]
+    across = np.where(other > 0, rank[np.clip(other, 0, k)], -1)
+    hidden = across > own
+    _, nxt = _ring_neighbours(rid)
+    if curves:
+        delta = np.where(hidden | hidden[nxt], dilate, 0.0)
+        grown = offset_edges(xy, rid, delta)
+        tol = np.where(hidden, tolerance + dilate, tolerance)
+        starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+        ends = np.r_[starts[1:], len(rid)]
+        loops = [
+            fit_ring(grown[a:b], tol[a:b], corner_angle) * np.array([sx, sy])
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        areas = [abs(polygon_area(grown[a:b])) for a, b in zip(starts, ends, strict=True)]
     else:
-        grown = pts
-    cubic = cubic_rings(grown, cid, smooth_angle)
-    starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]]) if len(cid) else np.empty(0, int)
-    ends = np.r_[starts[1:], len(cid)]
-    _, nxt = _ring_neighbours(cid)
-    cross = pts[:, 0] * pts[nxt, 1] - pts[:, 1] * pts[nxt, 0]
-    ring_area = np.abs(0.5 * np.bincount(cid, weights=cross, minlength=len(rings)))
-    by_group: dict[int, list[np.ndarray]] = {}
-    for s0, s1 in zip(starts.tolist(), ends.tolist(), strict=True):
-        if s1 - s0 < 3 or ring_area[cid[s0]] < min_area:
-            continue
-        g = ring_group[int(cid[s0])]
-        by_group.setdefault(g, []).append(cubic[3 * s0 : 3 * s1])
-    for g in order:
-        if int(g) in by_group:
-            paths.append(VPath(subpaths=by_group[int(g)], color=colors[g].copy()))
+        fixed = np.split(pins, np.cumsum(np.bincount(rid))[:-1])
+        ring_pts = np.split(xy, np.cumsum(np.bincount(rid))[:-1])
+        pts, cid, kept = simplify_rings(ring_pts, tolerance, fixed)
+        hid = hidden[kept]
+        _, nxt2 = _ring_neighbours(cid)
+        delta = np.where(hid | hid[nxt2], dilate, 0.0)
+        grown = offset_edges(pts, cid, delta) * np.array([sx, sy])
+        cubic = cubic_rings(grown, cid, 0.0)
+        starts = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
+        ends = np.r_[starts[1:], len(cid)]
+        loops = [cubic[3 * a : 3 * b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        ring_of = cid[starts]
+        areas = [abs(polygon_area(pts[a:b])) for a, b in zip(starts, ends, strict=True)]
+        ring_region = [ring_region[i] for i in ring_of.tolist()]
+    by_region: dict[int, list[np.ndarray]] = {}
+    for loop, reg, area in zip(loops, ring_region, areas, strict=True):
+        if len(loop) >= 6 and area >= min_area:
+            by_region.setdefault(reg, []).append(loop)
+    palette = seg.palette
+    for reg in order.tolist():
+        if reg in by_region:
+            meta = {"palette": float(palette[reg])} if palette is not None else {}
+            # The outer outline first: holes follow it.
+            subs = sorted(by_region[reg], key=lambda s: -abs(polygon_area(s[0::3])))
+            paths.append(VPath(subpaths=subs, color=seg.colors[reg].copy(), meta=meta))
+    if bg >= 0 and palette is not None:
+        paths[0].meta = {"palette": float(palette[bg])}
     return paths
