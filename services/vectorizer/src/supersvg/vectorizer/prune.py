@@ -37,18 +37,33 @@ def prune_paths(paths: list[VPath], max_paths: int, size: tuple[int, int]) -> li
     total = count_outlines(kept)
     if total <= max_paths:
         return kept
-    # Over budget (a learned coarse stage may propose more): drop the smallest shapes.
-    areas = np.array([abs(_area(p.subpaths[0])) for p in kept])
-    score = np.where([p.is_background for p in kept], np.inf, areas)
-    drop: set[int] = set()
-    for i in np.argsort(score, kind="stable").tolist():
-        if total <= max_paths or np.isinf(score[i]):
+    # Over budget (holes onto transparency, or a learned coarse stage proposing more):
+    # drop the smallest outlines first, a hole (its area gets filled) or a whole shape.
+    candidates: list[tuple[float, int, int]] = []  # (area, path, subpath or -1 = shape)
+    for i, p in enumerate(kept):
+        for j, sub in enumerate(p.subpaths[1:], start=1):
+            candidates.append((abs(_area(sub)), i, j))
+        if not p.is_background:
+            candidates.append((abs(_area(p.subpaths[0])), i, -1))
+    dropped_paths: set[int] = set()
+    dropped_subs: set[tuple[int, int]] = set()
+    for _, i, j in sorted(candidates):
+        if total <= max_paths:
             break
-        drop.add(i)
-        total -= len(kept[i].subpaths)
-    out = [p for i, p in enumerate(kept) if i not in drop]
-    if count_outlines(out) > max_paths:  # only the background is left and it has holes
-        out[0].subpaths = out[0].subpaths[:max_paths]
+        if i in dropped_paths or (i, j) in dropped_subs:
+            continue
+        if j < 0:
+            dropped_paths.add(i)
+            total -= sum(1 for jj in range(len(kept[i].subpaths)) if (i, jj) not in dropped_subs)
+        else:
+            dropped_subs.add((i, j))
+            total -= 1
+    out = []
+    for i, p in enumerate(kept):
+        if i in dropped_paths:
+            continue
+        p.subpaths = [s for j, s in enumerate(p.subpaths) if (i, j) not in dropped_subs]
+        out.append(p)
     return out
 
 
