@@ -34,9 +34,8 @@ def segments(d: str) -> dict[str, int]:
         args += 1
         if args % _ARITY[cmd]:
             continue
-        if cmd == "m" and args > 2:  # numbers after a moveto's first pair are lines
-            counts["lines"] += 1
-        elif cmd in "lhv":
+        # Pairs after a moveto's first one are implicit lines.
+        if (cmd == "m" and args > 2) or cmd in "lhv":
             counts["lines"] += 1
         elif cmd in "csqta":
             counts["curves"] += 1
