@@ -149,8 +149,9 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
         add = getattr(mod, "register", None) or getattr(mod, "add_parser", None)
         if callable(add):
             register(add)
-    # Installed distributions add commands through the ``supersvg.commands`` entry points.
-    for ep in importlib.metadata.entry_points(group="supersvg.commands"):
+    # Installed distributions add commands through the ``supersvg.commands`` entry points
+    # (loading them imports their modules, torch included: not for `vectorize`).
+    for ep in importlib.metadata.entry_points(group="supersvg.commands") if plugins else ():
         register(ep.load())
     for add in _REGISTRY if plugins else ():
         add(sub)

@@ -124,7 +124,7 @@ def _fit_run(  # noqa: PLR0917 - a recursive helper
         return
     u = _chord_params(pts)
     ctrl = _fit_one(pts, t0, t1, u)
-    for _ in range(3):
+    for _ in range(2):
         u = _reparam(ctrl, pts, u)
         ctrl = _fit_one(pts, t0, t1, u)
     err = np.linalg.norm(_bezier(ctrl, u) - pts, axis=1)
