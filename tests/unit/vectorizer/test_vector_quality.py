@@ -171,3 +171,33 @@ def test_same_svg_with_and_without_a_competing_load() -> None:
             h.join()
     assert quiet.metrics["iterations"] == busy.metrics["iterations"] >= 1
     assert busy.svg == quiet.svg
+
+
+def _shaded(size: int = 64) -> np.ndarray:
+    """A sky darkening downwards and a disk lit from the left: smooth colour in each shape."""
+    yy, xx = np.mgrid[:size, :size] / size
+    sky = np.stack([0.3 + 0.5 * yy, 0.5 + 0.3 * yy, 0.9 - 0.2 * yy], -1)
+    disk = (xx - 0.5) ** 2 + (yy - 0.55) ** 2 < 0.3**2
+    lit = np.stack([0.9 - 0.6 * xx, 0.3 + 0.0 * xx, 0.2 + 0.3 * xx], -1)
+    return np.asarray((np.where(disk[..., None], lit, sky) * 255).round(), dtype=np.uint8)
+
+
+def test_gradients_win_on_smooth_shading_and_can_be_turned_off() -> None:
+    img = _shaded()
+    flat = Vectorizer(VectorizeConfig(max_paths=4, iterations=0, gradients="off")).vectorize(img)
+    grad = Vectorizer(VectorizeConfig(max_paths=4, iterations=0)).vectorize(img)
+    assert flat.metrics["num_gradients"] == 0 and "linearGradient" not in flat.svg
+    assert grad.metrics["num_gradients"] >= 2 and "linearGradient" in grad.svg
+    assert grad.num_paths == flat.num_paths <= 4
+    assert grad.metrics["psnr"] > flat.metrics["psnr"] + 5.0
+    # Refinement keeps the gradients, their stops stay opaque on an opaque input.
+    cfg = VectorizeConfig(max_paths=4, iterations=8, time_budget=0)
+    refined = Vectorizer(cfg).vectorize(img)
+    assert refined.metrics["num_gradients"] == grad.metrics["num_gradients"]
+    assert "opacity" not in refined.svg
+    assert refined.metrics["psnr"] >= grad.metrics["psnr"]
+
+
+def test_palette_mode_uses_flat_colours() -> None:
+    res = Vectorizer(VectorizeConfig(max_paths=8, max_colors=3, iterations=0)).vectorize(_shaded())
+    assert res.metrics["num_gradients"] == 0 and len(fills(res.svg)) <= 3

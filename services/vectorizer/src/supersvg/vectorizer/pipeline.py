@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from . import coarse
+from .coarse.gradients import fit_gradients
 from .config import VectorizeConfig, resolve_preset
 from .errors import Cancelled
 from .loader import ImageInput, load_image
@@ -176,6 +177,9 @@ class Vectorizer:
                 background=cfg.background and opaque,
                 scale=scale,
             )
+        if cfg.gradients == "auto" and cfg.max_colors is None and not cfg.checkpoint:
+            # A palette caps distinct fills, which gradients would break: flat colours then.
+            fit_gradients(paths, seg.labels, work.astype(np.float64) / 255.0, scale)
         refined = 0
         refine_note = "off"
         target = rgba.astype(np.float64) / 255.0
@@ -224,7 +228,14 @@ class Vectorizer:
         seconds = time.perf_counter() - t0
         metrics: dict[str, Any] = {
             "num_paths": count_outlines(paths),
-            "num_colors": len({format_color(p.color) + f"{float(p.color[3]):.2f}" for p in paths}),
+            "num_colors": len(
+                {
+                    format_color(p.color) + f"{float(p.color[3]):.2f}"
+                    for p in paths
+                    if p.gradient is None
+                }
+            ),
+            "num_gradients": sum(p.gradient is not None for p in paths),
             "psnr": round(psnr(a, b), 3),
             "ssim": round(ssim(a, b), 4),
             "seconds": round(seconds, 3),

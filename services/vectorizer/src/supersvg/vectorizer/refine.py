@@ -152,6 +152,18 @@ class _Scene:
         #: One parameter per distinct colour; ``colors[i]`` is path i's (shared) tensor.
         self.color_params = [torch.tensor(c, device=device).requires_grad_(True) for c in cols]
         self.colors: list[torch.Tensor] = [self.color_params[i] for i in index.tolist()]
+        #: Gradient fills: begin/end (working pixels, fixed) and stop colours (refined).
+        self.gradients: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        for i, p in enumerate(paths):
+            if p.gradient is not None:
+                g = p.gradient
+                stops = torch.tensor(g.stops, dtype=torch.float32, device=device)
+                self.gradients[i] = (
+                    torch.tensor(g.begin * to_work, dtype=torch.float32, device=device),
+                    torch.tensor(g.end * to_work, dtype=torch.float32, device=device),
+                    stops.requires_grad_(True),
+                )
+                self.color_params.append(self.gradients[i][2])
         offset = 0
         for p in paths:
             spec: list[tuple[str, Any]] = []
@@ -213,7 +225,14 @@ class _Scene:
         shapes: list[Any] = []
         groups: list[Any] = []
         zero = torch.tensor(0.0)
-        for p, row, color in zip(paths, self.loop_points(), self.colors, strict=True):
+        offsets = torch.tensor([0.0, 1.0], device=self.device)
+        for i, (p, row, color) in enumerate(
+            zip(paths, self.loop_points(), self.colors, strict=True)
+        ):
+            fill: Any = color
+            if i in self.gradients:
+                begin, end, stops = self.gradients[i]
+                fill = pydiffvg.LinearGradient(begin, end, offsets, stops)
             base = len(shapes)
             for pts in row:
                 shapes.append(
@@ -227,8 +246,8 @@ class _Scene:
             for region in region_groups(p.subpaths):
                 groups.append(
                     pydiffvg.ShapeGroup(
-                        shape_ids=torch.tensor([base + i for i in region], dtype=torch.int32),
-                        fill_color=color,
+                        shape_ids=torch.tensor([base + k for k in region], dtype=torch.int32),
+                        fill_color=fill,
                         use_even_odd_rule=False,
                     )
                 )
@@ -244,7 +263,14 @@ class _Scene:
                 [t.cpu().numpy().astype(np.float64) / scale for t in row]
                 for row in self.loop_points()
             ]
-            cols = [c.clamp(0.0, 1.0).cpu().numpy().astype(np.float64) for c in self.colors]
+            cols = [
+                (self.gradients[i][2] if i in self.gradients else c)
+                .clamp(0.0, 1.0)
+                .cpu()
+                .numpy()
+                .astype(np.float64)
+                for i, c in enumerate(self.colors)
+            ]
         return pts, cols
 
     def write_back(
@@ -254,7 +280,10 @@ class _Scene:
         for p, new_subs, new_color in zip(paths, pts, cols, strict=True):
             if not p.is_background:
                 p.subpaths = new_subs
-            p.color = new_color
+            if p.gradient is not None:
+                p.gradient.stops = new_color
+            else:
+                p.color = new_color
 
 
 class _PolygonScene:
@@ -374,7 +403,10 @@ def refine_paths(
     sx, sy = tw / w, th / h
     target_pm = _premultiplied(target)
     to_work = np.array([sx, sy])
-    if all(straight_segments(sub).all() for p in paths for sub in p.subpaths):
+    # Gradient fills need render(); flat polygon scenes take the faster render_polygons().
+    if all(p.gradient is None for p in paths) and all(
+        straight_segments(sub).all() for p in paths for sub in p.subpaths
+    ):
         poly = _PolygonScene(paths, to_work, device)
         return _optimise(
             poly,
@@ -476,6 +508,7 @@ def _optimise(  # noqa: PLR0917
     """Adam steps until ``cfg.iterations``, convergence or the deadline; writes back the
     best iterate. Returns the paths, the steps taken and why it stopped."""
     opt = _Adam([(colors, preset.lr_colors), (points, preset.lr_points * px_scale)])
+    opaque = bool(target_pm[..., 3].min() > 0.999)
     steps = 0
     best_loss = float("inf")
     best: Any = None
@@ -513,6 +546,8 @@ def _optimise(  # noqa: PLR0917
         with torch.no_grad():
             for c in colors:
                 c.clamp_(0.0, 1.0)
+                if opaque:
+                    c[..., 3] = 1.0  # an opaque input stays opaque
         steps += 1
         # The first step pays one-time costs (allocations, lazy initialisation; in a
         # fresh process often several later steps' worth), so it counts half; later

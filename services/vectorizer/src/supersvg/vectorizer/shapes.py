@@ -6,7 +6,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["VPath", "polygon_area", "scene_bounds"]
+__all__ = ["LinearFill", "VPath", "polygon_area", "scene_bounds"]
+
+
+@dataclass
+class LinearFill:
+    """A linear gradient fill: colour ``stops[0]`` at ``begin``, ``stops[1]`` at ``end``
+    (image pixels), constant across the direction, padded beyond the ends (SVG
+    ``linearGradient`` in user space). ``stops`` is ``(2, 4)`` straight RGBA in [0, 1]."""
+
+    begin: np.ndarray
+    end: np.ndarray
+    stops: np.ndarray
 
 
 @dataclass
@@ -23,6 +34,8 @@ class VPath:
     color: np.ndarray
     is_background: bool = False
     meta: dict[str, float] = field(default_factory=dict)
+    #: When set, the shape is filled with this gradient instead of ``color``.
+    gradient: LinearFill | None = None
 
     @property
     def even_odd(self) -> bool:

@@ -147,7 +147,9 @@ def path_data(subpaths: Sequence[np.ndarray], precision: int = 1) -> str:
     return em.text()
 
 
-def _style(p: VPath) -> str:
+def _style(p: VPath, gradient_id: str | None = None) -> str:
+    if gradient_id is not None:
+        return f'fill="url(#{gradient_id})"'
     style = f'fill="{format_color(p.color)}"'
     a = float(p.color[3])
     if a < 0.995:
@@ -155,12 +157,39 @@ def _style(p: VPath) -> str:
     return style
 
 
-def _grouped(paths: Sequence[VPath]) -> list[tuple[str, list[np.ndarray]]]:
+def _gradient_defs(paths: Sequence[VPath], precision: int) -> tuple[list[str | None], str]:
+    """An id per gradient-filled path and the ``<defs>`` that define them."""
+    ids: list[str | None] = []
+    defs: list[str] = []
+    scale = 10**precision
+    for p in paths:
+        g = p.gradient
+        if g is None:
+            ids.append(None)
+            continue
+        gid = "g" + _class_name(len(defs))
+        ids.append(gid)
+        x1, y1, x2, y2 = (_num(round(float(v) * scale), precision) for v in (*g.begin, *g.end))
+        stops = []
+        for offset, stop in zip(("", ' offset="1"'), g.stops, strict=True):
+            op = float(stop[3])
+            alpha = f' stop-opacity="{_num(round(op * 100), 2)}"' if op < 0.995 else ""
+            stops.append(f'<stop{offset} stop-color="{format_color(stop)}"{alpha}/>')
+        defs.append(
+            f'<linearGradient id="{gid}" gradientUnits="userSpaceOnUse" x1="{x1}" y1="{y1}" '
+            f'x2="{x2}" y2="{y2}">{"".join(stops)}</linearGradient>'
+        )
+    return ids, ("<defs>" + "".join(defs) + "</defs>") if defs else ""
+
+
+def _grouped(
+    paths: Sequence[VPath], gradient_ids: Sequence[str | None]
+) -> list[tuple[str, list[np.ndarray]]]:
     """Shapes of one fill joined into one element where painter's order allows it.
 
     A shape moves down to the last earlier shape of its fill when no shape in between
     overlaps its bounding box (it then paints the same pixels in the same order)."""
-    styles = [_style(p) for p in paths]
+    styles = [_style(p, gid) for p, gid in zip(paths, gradient_ids, strict=True)]
     boxes = np.array(
         [
             [*np.min(np.concatenate(p.subpaths), 0), *np.max(np.concatenate(p.subpaths), 0)]
@@ -200,8 +229,9 @@ def write_svg(paths: Sequence[VPath], width: int, height: int, *, precision: int
 
     Shapes of one fill share a ``<path>`` element where the order allows it (the outline
     count is unchanged: every shape stays its own subpath)."""
+    gradient_ids, defs = _gradient_defs(paths, precision)
     items: list[tuple[str, str]] = []  # (d, style attributes)
-    for style, subs in _grouped(paths):
+    for style, subs in _grouped(paths, gradient_ids):
         d = path_data(subs, precision)
         if d:
             items.append((d, style))
@@ -211,6 +241,8 @@ def write_svg(paths: Sequence[VPath], width: int, height: int, *, precision: int
     css: list[str] = []
     for style, k in counts.most_common():
         name = _class_name(len(classes))
+        if "url(" in style:
+            continue  # each gradient is used once
         decl = style.replace('fill="', "fill:").replace('" fill-opacity="', ";fill-opacity:")
         decl = decl.rstrip('"')
         cost = len(f".{name}{{{decl}}}") + k * len(f'class="{name}"')
@@ -224,6 +256,8 @@ def write_svg(paths: Sequence[VPath], width: int, height: int, *, precision: int
     ]
     if css:
         out.append("<style>" + "".join(css) + "</style>")
+    if defs:
+        out.append(defs)
     for d, style in items:
         attr = f'class="{classes[style]}"' if style in classes else style
         out.append(f'<path d="{d}" {attr}/>')

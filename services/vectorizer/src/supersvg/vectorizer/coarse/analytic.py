@@ -413,10 +413,14 @@ def fit_layers(
     palette = seg.palette
     for reg in order.tolist():
         if reg in by_region:
-            meta = {"palette": float(palette[reg])} if palette is not None else {}
+            meta = {"region": float(reg)}
+            if palette is not None:
+                meta["palette"] = float(palette[reg])
             # The outer outline first: holes follow it.
             subs = sorted(by_region[reg], key=lambda s: -abs(polygon_area(s[0::3])))
             paths.append(VPath(subpaths=subs, color=seg.colors[reg].copy(), meta=meta))
-    if bg >= 0 and palette is not None:
-        paths[0].meta = {"palette": float(palette[bg])}
+    if bg >= 0:
+        paths[0].meta = {"region": float(bg)}
+        if palette is not None:
+            paths[0].meta["palette"] = float(palette[bg])
     return paths
