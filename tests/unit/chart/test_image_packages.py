@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 COMPONENTS = [
     "libs/common",
     "libs/api",
+    "libs/datasets",
     "diffvg",
     "services/gateway",
     "services/scheduler",
