@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.setup-stamp
 PROTO_STAMP := libs/api/src/supersvg/api/v1/__init__.py
-COMPONENTS := libs/common libs/api libs/client libs/datasets diffvg services/vectorizer services/gateway services/scheduler operator
+COMPONENTS := libs/common libs/api libs/client libs/datasets libs/cloud diffvg services/vectorizer services/gateway services/scheduler operator
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -42,7 +42,7 @@ proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
 lint: setup ## ruff, mypy, import-linter contracts, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src libs/client/src libs/datasets/src diffvg/src services/*/src operator/src
+	$(BIN)/mypy libs/common/src libs/client/src libs/datasets/src libs/cloud/src diffvg/src services/*/src operator/src
 	$(BIN)/lint-imports
 	$(BIN)/hadolint $(DOCKERFILES)
 
