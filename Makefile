@@ -174,3 +174,7 @@ docker-stop: ## Stop the background training (last.pt stays; docker-daemon resum
 
 docker-download: docker-dirs ## Dataset into DATA_PATH with the trainer image (DATASET=test|quickdraw|icons|all)
 	$(TRAIN_COMPOSE) run --rm --entrypoint supersvg-datasets train download $(DATASET) /data
+
+.PHONY: bench-budget
+bench-budget: setup ## Training time and cost budgets from the measured throughput (docs/hardware.md)
+	$(PY) benchmarks/training_budget.py --out benchmarks/results

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -216,3 +217,39 @@ def test_spot_watcher_runs_the_handler_once_on_a_notice() -> None:
     said.clear()
     assert watch_spot(handler, base_url=url, interval=0.01, max_polls=2, say=said.append) is None
     assert len(said) == 2 and all("metadata service" in m for m in said)
+
+
+def test_native_runtime_trains_on_the_host_in_the_background(tmp_path: Path) -> None:
+    """RUNTIME=native (RunPod / Vast.ai pods): train.sh from a venv, no Docker."""
+    script = tmp_path / "bootstrap.sh"
+    script.write_text(bootstrap_script())
+    work = tmp_path / "work"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "WORKDIR": str(work), "REPO_URL": str(REPO), "REPO_REF": _head(),
+        "RUNTIME": "native", "TOOLS_VENV": str(VENV), "TRAIN_VENV": str(VENV),
+        "STEPS": "docker repo tools image dataset scripts train", "RUN_NAME": "native",
+        "EPOCHS": "1", "BATCH_SIZE": "2", "MODEL_CONFIG": "tiny", "DEVICE": "cpu",
+        "SAMPLES": "1", "SAMPLE_ARGS": "--iterations 0 --max-paths 16",
+        "TRAIN_ARGS": "--max-steps 2 --max-images 8 --threads 1 --checkpoint-every 1000",
+    }  # fmt: skip
+    proc = subprocess.run(
+        ["bash", str(script)], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "native runtime: no Docker needed" in proc.stdout
+    assert "trainer present" in proc.stdout and "training runs in the background" in proc.stdout
+    pid = int((work / "workspace" / "logs" / "native.pid").read_text())
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.5)
+    log = (work / "workspace" / "logs" / "native.log").read_text()
+    assert "done: checkpoint" in log, log[-2000:]
+    run = work / "workspace" / "checkpoints" / "native"
+    assert (run / "last.pt").is_file()
+    assert (run / "metrics.csv").read_text().count("\n") == 3  # header and 2 steps
+    assert (work / "workspace" / "output" / "native" / "test_000.svg").is_file()
+    stop = subprocess.run(
+        [str(work / "bin" / "stop_and_sync.sh")], capture_output=True, text=True, check=False
+    )
+    assert stop.returncode == 0 and "no S3_BUCKET" in stop.stdout

@@ -8,20 +8,27 @@
 # Steps, in order (STEPS picks a subset):
 #   drivers   NVIDIA driver via ubuntu-drivers when a GPU is present and nvidia-smi is not
 #   docker    Docker Engine + Compose plugin when missing; NVIDIA container toolkit on GPUs
+#             (RUNTIME=native: skipped)
 #   repo      clone REPO_URL at REPO_REF (branch, tag or commit) into WORKDIR/supersvg
 #   tools     venv WORKDIR/.venv-tools with supersvg-datasets and supersvg-cloud (no torch)
-#   image     pull IMAGE (tagged as the compose trainer image) or build it (make docker-build)
+#   image     pull IMAGE (tagged as the compose trainer image) or build it (make docker-build);
+#             RUNTIME=native: a venv WORKDIR/.venv-train with torch and the vectorizer
 #   dataset   supersvg-datasets download DATASET WORKDIR/data
 #   scripts   WORKDIR/bin/{train_supersvg,monitor_training,sync_checkpoints,stop_and_sync}.sh
 #   watchers  background: checkpoint sync every SYNC_INTERVAL s (with S3_BUCKET) and, on
 #             spot instances (SPOT=1), the interruption watcher that stops and syncs
-#   train     WORKDIR/bin/train_supersvg.sh (background training through compose)
+#   train     WORKDIR/bin/train_supersvg.sh (background training: compose, or with
+#             RUNTIME=native deploy/compose/train.sh straight from the venv)
+#
+# RUNTIME: docker (default; VMs such as EC2 and Lambda) or native (container hosts such as
+# RunPod and Vast.ai pods, where Docker does not run inside the pod).
 #
 # Settings (environment): REPO_URL, REPO_REF [main], WORKDIR [/opt/supersvg as root, else
 # ~/supersvg], IMAGE [], DATASET [test], RUN_NAME [supersvg], EPOCHS [100], BATCH_SIZE
 # [32], LR [0.001], TRAIN_ARGS [--checkpoint-every 50], S3_BUCKET [], S3_PREFIX
-# [RUN_NAME], SYNC_INTERVAL [900], SPOT [0], TOOLS_VENV [WORKDIR/.venv-tools], PYTHON
-# [python3]. Every step can be re-run; it skips what is already in place.
+# [RUN_NAME], SYNC_INTERVAL [900], SPOT [0], RUNTIME [docker], TOOLS_VENV
+# [WORKDIR/.venv-tools], TRAIN_VENV [WORKDIR/.venv-train], TORCH_INDEX_URL [CUDA 12.8
+# wheels with a GPU, else CPU], PYTHON [python3]. Every step can be re-run; it skips what is already in place.
 set -euo pipefail
 
 REPO_URL="${REPO_URL:-https://github.com/supersvg/supersvg.git}"
@@ -39,7 +46,10 @@ S3_BUCKET="${S3_BUCKET:-}"
 S3_PREFIX="${S3_PREFIX:-$RUN_NAME}"
 SYNC_INTERVAL="${SYNC_INTERVAL:-900}"
 SPOT="${SPOT:-0}"
+RUNTIME="${RUNTIME:-docker}"
 TOOLS_VENV="${TOOLS_VENV:-$WORKDIR/.venv-tools}"
+TRAIN_VENV="${TRAIN_VENV:-$WORKDIR/.venv-train}"
+TORCH_INDEX_URL="${TORCH_INDEX_URL:-}"
 PYTHON="${PYTHON:-python3}"
 STEPS="${STEPS:-drivers docker repo tools image dataset scripts watchers train}"
 
@@ -65,6 +75,7 @@ step_drivers() {
 }
 
 step_docker() {
+    if [ "$RUNTIME" = native ]; then say "native runtime: no Docker needed"; return; fi
     if ! has docker; then
         say "installing Docker Engine"
         curl -fsSL https://get.docker.com | as_root sh
@@ -110,7 +121,31 @@ step_tools() {
         "$REPO/libs/datasets" "$REPO/libs/cloud"
 }
 
+step_native_venv() {
+    if [ -x "$TRAIN_VENV/bin/supersvg" ]; then say "trainer present in $TRAIN_VENV"; return; fi
+    local index="$TORCH_INDEX_URL"
+    if [ -z "$index" ]; then
+        index=https://download.pytorch.org/whl/cpu
+        if has nvidia-smi; then index=https://download.pytorch.org/whl/cu128; fi
+    fi
+    say "installing torch ($index) and the vectorizer into $TRAIN_VENV"
+    local pins="$REPO/requirements/constraints.txt"
+    "$PYTHON" -m venv "$TRAIN_VENV"
+    "$TRAIN_VENV/bin/pip" install -q --index-url "$index" \
+        "torch==$(sed -n 's/^torch==//p' "$pins")"
+    "$TRAIN_VENV/bin/pip" install -q -c "$pins" grpcio-tools
+    mkdir -p "$REPO/libs/api/src/supersvg/api/v1"
+    (cd "$REPO" && "$TRAIN_VENV/bin/python" -m grpc_tools.protoc -Iprotos \
+        --python_out=libs/api/src --pyi_out=libs/api/src --grpc_python_out=libs/api/src \
+        protos/supersvg/api/v1/*.proto)
+    echo '"""Generated from protos/supersvg/api/v1; do not edit."""' \
+        >"$REPO/libs/api/src/supersvg/api/v1/__init__.py"
+    "$TRAIN_VENV/bin/pip" install -q -c "$pins" "$REPO/libs/common" "$REPO/libs/api" \
+        "$REPO/libs/datasets" "$REPO/diffvg" "$REPO/services/vectorizer"
+}
+
 step_image() {
+    if [ "$RUNTIME" = native ]; then step_native_venv; return; fi
     if [ -n "$IMAGE" ]; then
         say "pulling $IMAGE"
         docker pull "$IMAGE"
@@ -146,13 +181,35 @@ write_script() {
 
 step_scripts() {
     mkdir -p "$WORKSPACE/output" "$WORKSPACE/logs" "$WORKSPACE/checkpoints"
-    write_script train_supersvg.sh "$(printf '%s\n' \
-        "# Start (or resume) training in the background: BATCH_SIZE=64 EPOCHS=200 $BIN/train_supersvg.sh" \
-        "cd \"\$WORKDIR/supersvg\"" \
-        "make docker-daemon DATA_PATH=\"\$WORKDIR/data\" WORKSPACE_PATH=\"\$WORKDIR/workspace\" \\" \
-        "    DATASET=\"\${DATASET:-$DATASET}\" EPOCHS=\"\${EPOCHS:-$EPOCHS}\" \\" \
-        "    BATCH=\"\${BATCH_SIZE:-$BATCH_SIZE}\" LR=\"\${LR:-$LR}\" RUN_NAME=\"\$RUN_NAME\" \\" \
-        "    TRAIN_ARGS=\"\${TRAIN_ARGS:-$TRAIN_ARGS}\"")"
+    if [ "$RUNTIME" = native ]; then
+        write_script train_supersvg.sh "$(printf '%s\n' \
+            "# Start (or resume) training in the background: BATCH_SIZE=64 EPOCHS=200 $BIN/train_supersvg.sh" \
+            "pidfile=\"\$WORKDIR/workspace/logs/\$RUN_NAME.pid\"" \
+            "if [ -f \"\$pidfile\" ] && kill -0 \"\$(cat \"\$pidfile\")\" 2>/dev/null; then echo 'already training'; exit 0; fi" \
+            "DATA_DIR=\"\$WORKDIR/data\" WORKSPACE=\"\$WORKDIR/workspace\" SUPERSVG=$(printf %q "$TRAIN_VENV/bin/supersvg") \\" \
+            "    DATASET=\"\${DATASET:-$DATASET}\" EPOCHS=\"\${EPOCHS:-$EPOCHS}\" BATCH_SIZE=\"\${BATCH_SIZE:-$BATCH_SIZE}\" \\" \
+            "    LR=\"\${LR:-$LR}\" RUN_NAME=\"\$RUN_NAME\" TRAIN_ARGS=\"\${TRAIN_ARGS:-$TRAIN_ARGS}\" \\" \
+            "    nohup bash \"\$WORKDIR/supersvg/deploy/compose/train.sh\" >/dev/null 2>&1 &" \
+            "echo \$! >\"\$pidfile\"" \
+            "echo \"training in the background (pid \$!)\"")"
+        write_script stop_and_sync.sh "$(printf '%s\n' \
+            "# Stop training (the trainer gets SIGTERM), then sync its last checkpoint." \
+            "pidfile=\"\$WORKDIR/workspace/logs/\$RUN_NAME.pid\"" \
+            "if [ -f \"\$pidfile\" ]; then kill -TERM \"\$(cat \"\$pidfile\")\" 2>/dev/null || true; fi" \
+            "exec \"\$WORKDIR/bin/sync_checkpoints.sh\"")"
+    else
+        write_script train_supersvg.sh "$(printf '%s\n' \
+            "# Start (or resume) training in the background: BATCH_SIZE=64 EPOCHS=200 $BIN/train_supersvg.sh" \
+            "cd \"\$WORKDIR/supersvg\"" \
+            "make docker-daemon DATA_PATH=\"\$WORKDIR/data\" WORKSPACE_PATH=\"\$WORKDIR/workspace\" \\" \
+            "    DATASET=\"\${DATASET:-$DATASET}\" EPOCHS=\"\${EPOCHS:-$EPOCHS}\" \\" \
+            "    BATCH=\"\${BATCH_SIZE:-$BATCH_SIZE}\" LR=\"\${LR:-$LR}\" RUN_NAME=\"\$RUN_NAME\" \\" \
+            "    TRAIN_ARGS=\"\${TRAIN_ARGS:-$TRAIN_ARGS}\"")"
+        write_script stop_and_sync.sh "$(printf '%s\n' \
+            "# Stop training (the trainer gets SIGTERM), then sync its last checkpoint." \
+            "make -C \"\$WORKDIR/supersvg\" docker-stop WORKSPACE_PATH=\"\$WORKDIR/workspace\" || true" \
+            "exec \"\$WORKDIR/bin/sync_checkpoints.sh\"")"
+    fi
     write_script monitor_training.sh "$(printf '%s\n' \
         "# GPU use, the last losses and the checkpoint's age of the run." \
         "exec $(printf %q "$TOOLS_VENV/bin/supersvg-cloud") monitor --workspace \"\$WORKDIR/workspace\" --run \"\$RUN_NAME\" \"\$@\"")"
@@ -162,10 +219,6 @@ step_scripts() {
         "if [ -z \"\$bucket\" ]; then echo 'no S3_BUCKET: checkpoints stay on this machine'; exit 0; fi" \
         "exec $(printf %q "$TOOLS_VENV/bin/supersvg-cloud") sync \"\$WORKDIR/workspace/checkpoints/\$RUN_NAME\" \\" \
         "    \"s3://\$bucket/\${S3_PREFIX:-$S3_PREFIX}/checkpoints\"")"
-    write_script stop_and_sync.sh "$(printf '%s\n' \
-        "# Stop training (the trainer gets SIGTERM), then sync its last checkpoint." \
-        "make -C \"\$WORKDIR/supersvg\" docker-stop WORKSPACE_PATH=\"\$WORKDIR/workspace\" || true" \
-        "exec \"\$WORKDIR/bin/sync_checkpoints.sh\"")"
     say "scripts in $BIN: train_supersvg.sh, monitor_training.sh, sync_checkpoints.sh, stop_and_sync.sh"
 }
 

@@ -15,7 +15,12 @@ from typing import Any
 
 from .fetch import DatasetError
 from .icons import NPM_REGISTRY, download_icons
-from .quickdraw import QUICKDRAW_BASE_URL, QUICKDRAW_CATEGORIES, download_quickdraw
+from .quickdraw import (
+    QUICKDRAW_BASE_URL,
+    QUICKDRAW_CATEGORIES,
+    QUICKDRAW_LIMIT,
+    download_quickdraw,
+)
 from .synthetic import generate_test
 
 __all__ = ["EXIT_USAGE", "default_root", "main", "register", "run_download"]
@@ -64,7 +69,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         default=",".join(QUICKDRAW_CATEGORIES),
         help="comma-separated Quick, Draw! categories (default: 25 built in)",
     )
-    dl.add_argument("--limit", type=int, default=500, help="images per Quick, Draw! category")
+    dl.add_argument(
+        "--limit", type=int, default=QUICKDRAW_LIMIT, help="images per Quick, Draw! category"
+    )
     dl.add_argument(
         "--icons-source",
         default="npm",
