@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.setup-stamp
 PROTO_STAMP := libs/api/src/supersvg/api/v1/__init__.py
-COMPONENTS := libs/common libs/api libs/client diffvg services/vectorizer services/gateway services/scheduler operator
+COMPONENTS := libs/common libs/api libs/client libs/datasets libs/cloud diffvg services/vectorizer services/gateway services/scheduler operator
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -42,7 +42,7 @@ proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
 lint: setup ## ruff, mypy, import-linter contracts, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src libs/client/src diffvg/src services/*/src operator/src
+	$(BIN)/mypy libs/common/src libs/client/src libs/datasets/src libs/cloud/src diffvg/src services/*/src operator/src
 	$(BIN)/lint-imports
 	$(BIN)/hadolint $(DOCKERFILES)
 
@@ -118,3 +118,63 @@ bench-api: setup ## REST API latency under load on loopback
 .PHONY: clean
 clean: ## Remove the virtualenv, generated code and caches
 	rm -rf $(VENV) libs/api/src/supersvg/api/v1 .pytest_cache .mypy_cache .ruff_cache
+
+# ----------------------------------------------------------- containers on one machine
+# compose.yaml: the service stack and the `train` profile (docs/containers.md). The GPU
+# override joins when nvidia-smi lists a GPU; GPU=1 / GPU=0 forces it on or off.
+DOCKERFILES += deploy/compose/Dockerfile.scheduler
+IMAGES += supersvg-scheduler-local=deploy/compose/Dockerfile.scheduler
+COMPOSE ?= $(DOCKER) compose
+GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+COMPOSE_FILES := -f compose.yaml $(if $(filter 1,$(GPU)),-f compose.gpu.yaml)
+DATA_PATH ?= $(CURDIR)/data
+WORKSPACE_PATH ?= $(CURDIR)/workspace
+DATASET ?= test
+EPOCHS ?= 100
+BATCH ?= 32
+LR ?= 0.001
+# `make docker-test` uses batch 16 unless BATCH is given on the command line.
+TEST_BATCH := $(if $(filter command line,$(origin BATCH)),$(BATCH),16)
+TRAIN_COMPOSE = DATA_PATH=$(DATA_PATH) WORKSPACE_PATH=$(WORKSPACE_PATH) DATASET=$(DATASET) \
+	EPOCHS=$(EPOCHS) BATCH_SIZE=$(BATCH) LR=$(LR) HOST_UID=$$(id -u) HOST_GID=$$(id -g) \
+	$(COMPOSE) $(COMPOSE_FILES) --profile train
+
+.PHONY: docker-dirs docker-build docker-up docker-down docker-shell docker-test docker-train \
+	docker-daemon docker-logs docker-stop docker-download
+docker-dirs:
+	mkdir -p $(DATA_PATH) $(WORKSPACE_PATH)/output $(WORKSPACE_PATH)/logs \
+		$(WORKSPACE_PATH)/checkpoints
+
+docker-build: ## Build the compose images: service stack and trainer (CUDA with a GPU)
+	$(TRAIN_COMPOSE) build
+
+docker-up: ## Service stack in containers: gateway :8080, scheduler + workers, PostgreSQL, MinIO
+	$(COMPOSE) $(COMPOSE_FILES) up -d
+
+docker-down: ## Stop and remove the service stack's containers (volumes are kept)
+	$(COMPOSE) $(COMPOSE_FILES) down
+
+docker-shell: docker-dirs ## A shell in the trainer image with /data and /workspace bound
+	$(TRAIN_COMPOSE) run --rm --entrypoint bash train
+
+docker-test: docker-dirs ## Quick training test: 1 epoch, batch 16 (DATASET, BATCH)
+	$(TRAIN_COMPOSE) run --rm -e EPOCHS=1 -e BATCH_SIZE=$(TEST_BATCH) -e RUN_NAME=quick-test train
+
+docker-train: docker-dirs ## Train in the foreground: make docker-train EPOCHS=100 BATCH=32 LR=0.001
+	$(TRAIN_COMPOSE) run --rm train
+
+docker-daemon: docker-dirs ## Train in the background (restarts and resumes after a crash)
+	$(TRAIN_COMPOSE) up -d train
+
+docker-logs: ## Follow the background training's output
+	$(TRAIN_COMPOSE) logs -f train
+
+docker-stop: ## Stop the background training (last.pt stays; docker-daemon resumes it)
+	$(TRAIN_COMPOSE) stop train
+
+docker-download: docker-dirs ## Dataset into DATA_PATH with the trainer image (DATASET=test|quickdraw|icons|all)
+	$(TRAIN_COMPOSE) run --rm --entrypoint supersvg-datasets train download $(DATASET) /data
+
+.PHONY: bench-budget
+bench-budget: setup ## Training time and cost budgets from the measured throughput (docs/hardware.md)
+	$(PY) benchmarks/training_budget.py --out benchmarks/results

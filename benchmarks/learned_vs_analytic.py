@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
+from supersvg.datasets.synthetic import synthetic_image
 from supersvg.vectorizer.config import VectorizeConfig
-from supersvg.vectorizer.datasets.synthetic import synthetic_image
 from supersvg.vectorizer.pipeline import Vectorizer
 
 #: Far above the seeds of the ``test`` dataset (0..count-1 for seed 0).

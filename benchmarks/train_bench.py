@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from supersvg.vectorizer.datasets import generate_test
+from supersvg.datasets import generate_test
 from supersvg.vectorizer.train import TrainOptions, run_training
 
 

@@ -4,7 +4,10 @@
 Embedded defaults: job metadata in SQLite and artifacts in a folder under ``.data/``, the
 local executor (workers as subprocesses), everything on 127.0.0.1, the gateway on 8080
 (or the next free port). A development token is created on the first start and kept in
-``.data/dev-token``. Ctrl-C stops both processes.
+``.data/dev-token``. A process that dies is started again after a growing delay
+(:class:`Supervisor`: 1 s, 2 s, 4 s ... at most 30 s; back to 1 s once it has run for a
+minute) and the launcher says so on stderr; the other process keeps serving meanwhile.
+Ctrl-C stops both processes.
 
 This file only launches processes; it imports nothing of the services, so tests reuse
 :class:`EmbeddedStack` (``tests/support/stack.py``) to start the same stack on free ports.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -24,11 +28,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["EmbeddedStack", "StackConfig", "free_port", "main", "port_is_free"]
+__all__ = [
+    "Backoff",
+    "EmbeddedStack",
+    "StackConfig",
+    "Supervisor",
+    "free_port",
+    "main",
+    "port_is_free",
+]
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -209,6 +222,90 @@ class EmbeddedStack:
         return None
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between restarts of one process: ``initial`` growing by ``factor`` up to
+    ``maximum``; a process that ran ``stable_after`` seconds starts again from ``initial``."""
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 30.0
+    stable_after: float = 60.0
+
+
+@dataclass
+class _Supervised:
+    name: str
+    start: Callable[[], None]
+    process: Callable[[], subprocess.Popen[bytes] | None]
+    delay: float
+    started_at: float
+    restarts: int = 0
+    retry_at: float | None = None  # set while the process is down
+
+
+class Supervisor:
+    """Restarts the stack's processes when they die, with :class:`Backoff`, and says so.
+
+    Call :meth:`poll` periodically from the launcher's loop; a restart blocks until the
+    process is up again (or its start fails, which schedules the next try).
+    """
+
+    def __init__(
+        self,
+        stack: EmbeddedStack,
+        backoff: Backoff | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.backoff = backoff or Backoff()
+        self.say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        now = time.monotonic()
+        self.items = [
+            _Supervised("scheduler", stack.start_scheduler, lambda: stack.scheduler,
+                        self.backoff.initial, now),
+            _Supervised("gateway", stack.start_gateway, lambda: stack.gateway,
+                        self.backoff.initial, now),
+        ]  # fmt: skip
+
+    def poll(self) -> None:
+        for item in self.items:
+            now = time.monotonic()
+            proc = item.process()
+            if item.retry_at is None:
+                if proc is None or proc.poll() is None:
+                    continue
+                if now - item.started_at >= self.backoff.stable_after:
+                    item.delay = self.backoff.initial
+                self.say(
+                    f"warning: {item.name} exited with {_exit_reason(proc.returncode)}; "
+                    f"restarting it in {item.delay:g}s"
+                )
+                self._schedule(item, now)
+            elif now >= item.retry_at:
+                item.restarts += 1
+                try:
+                    item.start()
+                except (RuntimeError, TimeoutError, OSError) as exc:
+                    self.say(f"warning: {item.name} restart {item.restarts} failed: {exc}; "
+                             f"next try in {item.delay:g}s")  # fmt: skip
+                    self._schedule(item, time.monotonic())
+                    continue
+                item.retry_at, item.started_at = None, time.monotonic()
+                pid = getattr(item.process(), "pid", "?")
+                self.say(f"{item.name} restarted (pid {pid}, restart {item.restarts})")
+
+    def _schedule(self, item: _Supervised, now: float) -> None:
+        item.retry_at = now + item.delay
+        item.delay = min(item.delay * self.backoff.factor, self.backoff.maximum)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+    return f"code {code}"
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, kill: bool, timeout: float) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -307,17 +404,13 @@ def main(argv: list[str] | None = None) -> int:
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
-    code = 0
+    supervisor = Supervisor(stack)
     while not stopping:
-        problem = stack.failed()
-        if problem:
-            print(f"error: {problem}; stopping", file=sys.stderr)
-            code = 1
-            break
+        supervisor.poll()
         time.sleep(0.5)
     print("stopping...", file=sys.stderr)
     stack.stop()
-    return code
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from supersvg.vectorizer.datasets import ImageFolder, SuperpixelCrops
-from supersvg.vectorizer.datasets.cli import main
-from supersvg.vectorizer.datasets.fetch import DatasetError, Manifest, atomic_open, download
+from supersvg.datasets.cli import main
+from supersvg.datasets.fetch import DatasetError, Manifest, atomic_open, download
+from supersvg.vectorizer.train.data import ImageFolder, SuperpixelCrops
 
 from .conftest import FileServer
 

@@ -17,6 +17,7 @@ DOCKERFILES = {
     "operator": ROOT / "operator/Dockerfile",
     "vectorizer": ROOT / "services/vectorizer/Dockerfile",
     "vectorizer-cpu": ROOT / "services/vectorizer/Dockerfile.cpu",
+    "scheduler-local": ROOT / "deploy/compose/Dockerfile.scheduler",
 }
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
     "hadolint"
@@ -100,7 +101,9 @@ def test_image_is_built_in_stages_and_runs_unprivileged(name: str) -> None:
     assert any(word == "COPY" and "--from=builder" in rest for word, rest in final)
 
 
-@pytest.mark.parametrize("name", ["gateway", "scheduler", "vectorizer", "vectorizer-cpu"])
+@pytest.mark.parametrize(
+    "name", ["gateway", "scheduler", "vectorizer", "vectorizer-cpu", "scheduler-local"]
+)
 def test_grpc_code_is_generated_in_the_builder(name: str) -> None:
     builder_text = " ".join(
         rest for word, rest in _instructions(DOCKERFILES[name]) if word == "RUN"
@@ -111,7 +114,12 @@ def test_grpc_code_is_generated_in_the_builder(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "probe"),
-    [("gateway", "/healthz"), ("scheduler", "grpc_health"), ("operator", ":8081/healthz")],
+    [
+        ("gateway", "/healthz"),
+        ("scheduler", "grpc_health"),
+        ("scheduler-local", "grpc_health"),
+        ("operator", ":8081/healthz"),
+    ],
 )
 def test_services_have_a_healthcheck(name: str, probe: str) -> None:
     checks = [rest for word, rest in _final_stage(DOCKERFILES[name]) if word == "HEALTHCHECK"]

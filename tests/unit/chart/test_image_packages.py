@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-# The components the Dockerfiles install (libs/api gets its generated code first).
+# The components the Dockerfiles install (libs/api gets its generated code first), and
+# libs/cloud, which the host bootstrap installs the same way.
 COMPONENTS = [
     "libs/common",
     "libs/api",
+    "libs/datasets",
+    "libs/cloud",
     "diffvg",
     "services/gateway",
     "services/scheduler",

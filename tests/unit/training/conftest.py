@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from supersvg.vectorizer.datasets import generate_test
+from supersvg.datasets import generate_test
 
 
 @pytest.fixture(autouse=True)

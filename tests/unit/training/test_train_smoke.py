@@ -85,8 +85,8 @@ def test_resume_continues_bit_for_bit(test_images: Path, tmp_path: Path) -> None
 
 
 def test_non_finite_loss_stops_training(test_images: Path) -> None:
-    from supersvg.vectorizer.datasets import ImageFolder, SuperpixelCrops
     from supersvg.vectorizer.train import ResumableBatchSampler, Trainer
+    from supersvg.vectorizer.train.data import ImageFolder, SuperpixelCrops
 
     model = torch.nn.Linear(3, 1)
     data = SuperpixelCrops(ImageFolder(test_images), size=16, per_image=1)

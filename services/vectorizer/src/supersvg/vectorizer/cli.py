@@ -2,8 +2,9 @@
 
 Other modules add subcommands with :func:`register`, or by exposing
 ``register(subparsers)`` in one of the modules listed in ``_PLUGIN_MODULES`` (e.g.
-``supersvg train``, ``supersvg datasets``, ``supersvg remote``); a subcommand sets
-``func(args) -> int`` as its default. Exit codes of ``supersvg vectorize``: EXIT_HELP.
+``supersvg train``, ``supersvg remote``) or through the ``supersvg.commands`` entry
+point (``supersvg datasets``); a subcommand sets ``func(args) -> int`` as its default.
+Exit codes of ``supersvg vectorize``: EXIT_HELP.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ __all__ = ["EXIT_HELP", "build_parser", "main", "register"]
 #: Modules probed for a ``register(subparsers)`` function (absent ones are skipped).
 _PLUGIN_MODULES = (
     "supersvg.vectorizer.train.cli",
-    "supersvg.vectorizer.datasets.cli",
     "supersvg.client.cli",
 )
 

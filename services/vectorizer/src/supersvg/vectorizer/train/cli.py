@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..datasets.fetch import DatasetError
+from supersvg.datasets import DatasetError
+
 from ..errors import VectorizerError
 
 __all__ = ["main", "register", "run_train"]

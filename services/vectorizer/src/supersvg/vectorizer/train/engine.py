@@ -24,7 +24,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..datasets import ImageFolder, SuperpixelCrops
 from ..errors import CheckpointError
 from ..losses import dpw_loss, mask_coverage_loss, masked_pixel_loss, path_count_loss
 from ..models import (
@@ -37,6 +36,7 @@ from ..models import (
     load_models,
     render_paths,
 )
+from .data import ImageFolder, SuperpixelCrops
 from .hooks import CheckpointHook, LogHook, MetricsHook, PreviewHook, TimeLimitHook
 from .loop import ResumableBatchSampler, Trainer
 

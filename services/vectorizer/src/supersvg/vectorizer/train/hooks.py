@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..datasets.fetch import write_atomic
+from supersvg.datasets.fetch import write_atomic
+
 from .loop import HookBase
 
 __all__ = [

@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tqdm import tqdm
-
-from ..errors import VectorizerError
+from .progress import Progress
 
 __all__ = [
+    "EXIT_DATASET",
     "DatasetError",
     "Manifest",
     "atomic_open",
@@ -42,10 +41,23 @@ _CHUNK = 1 << 16
 _USER_AGENT = "supersvg-datasets/0.1"
 
 
-class DatasetError(VectorizerError):
+#: Exit code of the ``datasets`` command for a :class:`DatasetError` (the same number as
+#: the vectorizer CLI's ``IO`` code, so scripts see one meaning whichever command ran).
+EXIT_DATASET = 9
+
+
+class DatasetError(Exception):
     """A dataset could not be fetched or written (network, disk or checksum)."""
 
     code = "IO"
+    exit_code = EXIT_DATASET
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 def _disk_error(path: Path, exc: OSError) -> DatasetError:
@@ -252,14 +264,12 @@ def _download_once(
             fh: IO[bytes] = open(part, mode)  # noqa: SIM115 - closed in finally
         except OSError as exc:
             raise _disk_error(part, exc) from exc
-        bar = tqdm(
+        bar = Progress(
+            desc or part.name.removesuffix(".part"),
             total=total,
             initial=have,
             unit="B",
-            unit_scale=True,
-            desc=desc or part.name.removesuffix(".part"),
-            disable=not progress or None,
-            leave=False,
+            enabled=progress,
         )
         got = have
         try:

@@ -15,11 +15,10 @@ from PIL import Image, ImageDraw
 
 from .fetch import Manifest, write_atomic
 
-__all__ = ["TEST_COUNT", "TEST_SIZE", "generate_test", "synthetic_image"]
+__all__ = ["TEST_COUNT", "TEST_SIZE", "generate_test", "sample_name", "synthetic_image"]
 
 TEST_COUNT = 300
 TEST_SIZE = 256
-_GROUP = "test/test_class"
 
 
 def _color(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -63,12 +62,26 @@ def synthetic_image(seed: int, size: int = TEST_SIZE) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 
+def sample_name(i: int) -> str:
+    """File name of image ``i`` in ``test/test_class`` (the documented layout)."""
+    return f"test_{i:03d}.jpg"
+
+
 def generate_test(root: Path, *, count: int = TEST_COUNT, seed: int = 0) -> tuple[int, int]:
-    """Write ``root/test/test_class/*.jpg``; return (written, already valid)."""
+    """Write ``root/test/test_class/test_000.jpg`` ...; return (written, already valid).
+
+    Files an earlier run recorded that are not part of this dataset any more (another
+    ``count``, or the older ``00000.jpg`` names) are deleted, so the folder holds exactly
+    the dataset and a training run never reads a stale image.
+    """
     manifest = Manifest.load(Path(root) / "test" / "manifest.json")
+    wanted = {f"test_class/{sample_name(i)}" for i in range(count)}
+    for stale in sorted(set(manifest.files) - wanted):
+        (manifest.root() / stale).unlink(missing_ok=True)
+        del manifest.files[stale]
     written = kept = 0
     for i in range(count):
-        rel = f"test_class/{i:05d}.jpg"
+        rel = f"test_class/{sample_name(i)}"
         if manifest.verify(rel):
             kept += 1
             continue

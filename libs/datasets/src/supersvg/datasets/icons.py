@@ -18,9 +18,9 @@ from pathlib import Path
 
 import resvg_py
 from PIL import Image
-from tqdm import tqdm
 
 from .fetch import DatasetError, Manifest, download, fetch_json, verify_integrity, write_atomic
+from .progress import Progress
 
 __all__ = ["NPM_REGISTRY", "TABLER_GIT", "TABLER_PACKAGE", "download_icons", "render_svg"]
 
@@ -165,7 +165,7 @@ def download_icons(
     if manifest.sources.get(group) == {**src_id, "limit": limit} and manifest.verify_group(group):
         return _counts(manifest, group)
     counts: dict[str, int] = {}
-    bar = tqdm(desc="render icons", unit="icon", disable=not progress or None, leave=False)
+    bar = Progress("render icons", unit="icons", enabled=progress)
     for category, name, svg in icons:
         if limit is not None and counts.get(category, 0) >= limit:
             continue

@@ -18,9 +18,17 @@ from PIL import Image
 
 from .fetch import DatasetError, Manifest, download, file_sha256, write_atomic
 
-__all__ = ["QUICKDRAW_BASE_URL", "QUICKDRAW_CATEGORIES", "download_quickdraw", "read_npy_prefix"]
+__all__ = [
+    "QUICKDRAW_BASE_URL",
+    "QUICKDRAW_CATEGORIES",
+    "QUICKDRAW_LIMIT",
+    "download_quickdraw",
+    "read_npy_prefix",
+]
 
 QUICKDRAW_BASE_URL = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap"
+#: Images per category unless ``--limit`` says otherwise.
+QUICKDRAW_LIMIT = 500
 
 #: 25 categories with simple, closed shapes (good coarse-stage material).
 QUICKDRAW_CATEGORIES: tuple[str, ...] = (
@@ -86,7 +94,7 @@ def download_quickdraw(
     root: Path,
     *,
     categories: Sequence[str] = QUICKDRAW_CATEGORIES,
-    limit: int = 500,
+    limit: int = QUICKDRAW_LIMIT,
     base_url: str = QUICKDRAW_BASE_URL,
     progress: bool = True,
     retries: int = 3,

@@ -1,4 +1,4 @@
-"""Any folder of images is a dataset; training samples are masked superpixel crops."""
+"""Training data: any folder of images is a dataset; samples are masked superpixel crops."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image
 from skimage.segmentation import slic
 from torch.utils.data import Dataset
 
-from .fetch import DatasetError
+from supersvg.datasets import DatasetError
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageFolder", "SuperpixelCrops", "superpixel_crop"]
 
