@@ -111,6 +111,10 @@ bench-vectorize: setup ## Vectorizer quality and speed against VTracer
 bench-train: setup ## Training steps/s and peak memory (benchmarks/results/train_*.json)
 	$(PY) benchmarks/train_bench.py --out benchmarks/results
 
+.PHONY: gpu-check
+gpu-check: setup ## CUDA paths (tests, renderer, vectorizer, training) beside CPU; skips without CUDA
+	$(PY) benchmarks/gpu_check.py --out benchmarks/results
+
 .PHONY: bench-api
 bench-api: setup ## REST API latency under load on loopback
 	$(PY) benchmarks/api_bench.py --out benchmarks/results
