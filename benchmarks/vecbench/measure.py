@@ -2,7 +2,8 @@
 
 At 1x the SVG is compared with the raster input; at 4x (sets drawn from source SVGs) it
 is drawn at 4x the input size and compared with the source SVG drawn at 4x, both by
-resvg, RGB over white. Source renders at 4x are cached as PNG under ``.work/sources``.
+resvg, RGB over white. Source renders at 4x are cached as PNG under
+``.work/sources/resvg-<version>``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PIL import Image
 from supersvg.vectorizer.metrics import psnr
 
 from .peers import image_key
-from .render import over_white, render_rgba, score
+from .render import over_white, render_rgba, renderer_version, score
 from .sets import Item
 from .svgstats import svg_stats
 
@@ -29,7 +30,7 @@ class Measurer:
     """Measures SVGs against the items of a run; keeps 4x source renders on disk."""
 
     def __init__(self, work: Path) -> None:
-        self.dir = work / "sources"
+        self.dir = work / "sources" / f"resvg-{renderer_version()}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._memo: dict[str, np.ndarray] = {}
 

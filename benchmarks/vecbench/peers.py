@@ -31,6 +31,7 @@ __all__ = [
     "potrace_svg",
     "potrace_version",
     "settings_key",
+    "vtracer_inputs",
     "vtracer_svg",
 ]
 
@@ -93,6 +94,18 @@ def _png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def vtracer_inputs(image: np.ndarray) -> dict[str, np.ndarray]:
+    """What VTracer traces of ``image`` (uint8 RGBA): ``rgba`` as given and, when it has
+    transparency, ``white``: flattened over white (opaque)."""
+    out = {"rgba": image}
+    alpha = image[..., 3:4].astype(np.float64) / 255.0
+    if (alpha < 1.0).any():
+        rgb = image[..., :3].astype(np.float64) * alpha + 255.0 * (1.0 - alpha)
+        flat = np.dstack([np.round(rgb).astype(np.uint8), np.full(image.shape[:2], 255, np.uint8)])
+        out["white"] = flat
+    return out
+
+
 def vtracer_svg(image: np.ndarray, settings: dict[str, Any]) -> str:
     """VTracer's SVG of ``image`` (uint8 RGBA) with ``settings`` (keys of VTRACER_SWEEP)."""
     import vtracer
@@ -113,7 +126,8 @@ def potrace_version() -> str:
     if exe is None:
         raise PotraceMissing("potrace is not installed: run `make bench-deps` (apt-get potrace)")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.splitlines()[0].strip() if out.stdout else "potrace (unknown version)"
+    first = out.stdout.splitlines()[0] if out.stdout else "potrace (unknown version)"
+    return first.split(". Copyright")[0].strip()  # "potrace 1.16. Copyright (C) ..."
 
 
 def _ink(image: np.ndarray, mask: np.ndarray) -> str:

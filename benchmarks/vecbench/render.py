@@ -8,6 +8,7 @@ compare like with like. PSNR / SSIM are the vectorizer's own definitions
 from __future__ import annotations
 
 import io
+from importlib.metadata import version
 
 import numpy as np
 import resvg_py
@@ -15,7 +16,12 @@ from PIL import Image
 
 from supersvg.vectorizer.metrics import composite_white, psnr, ssim
 
-__all__ = ["over_white", "render_rgba", "score"]
+__all__ = ["over_white", "render_rgba", "renderer_version", "score"]
+
+
+def renderer_version() -> str:
+    """The resvg binding's version (part of every cache key that holds a rendered figure)."""
+    return version("resvg-py")
 
 
 def render_rgba(svg: str, width: int, height: int) -> np.ndarray:

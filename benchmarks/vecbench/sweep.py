@@ -2,9 +2,11 @@
 
 A swept point is VTracer's SVG for one image and one setting, measured at 1x (counts,
 bytes, PSNR). Points are cached as JSON with their SVG under
-``.work/vtracer/<vtracer version>/<image hash>/<settings hash>.json``; the sweep is
-not timed, so it runs on every core. :func:`match` picks, for one of our results, the
-point with the best PSNR among those with at most as many outlines.
+``.work/vtracer/vtracer-<version>-resvg-<version>/<image hash>/<settings hash>.json``;
+the sweep is not timed, so it runs on every core. An image with transparency is traced
+twice per setting, as it is and flattened over white (VTracer fits the flattened one
+better, and scores are taken over white): both are points. :func:`match` picks, for one
+of our results, the point with the best PSNR among those with at most as many outlines.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from .measure import Measurer
-from .peers import VTRACER_SWEEP, image_key, settings_key, vtracer_svg, vtracer_version
+from .peers import (
+    VTRACER_SWEEP,
+    image_key,
+    settings_key,
+    vtracer_inputs,
+    vtracer_svg,
+    vtracer_version,
+)
+from .render import renderer_version
 from .sets import Item
 
 __all__ = ["complete", "load_points", "match", "sweep_vtracer"]
@@ -26,21 +36,28 @@ def _point_path(work: Path, item: Item, settings: dict[str, Any]) -> Path:
     return (
         work
         / "vtracer"
-        / vtracer_version()
+        / f"vtracer-{vtracer_version()}-resvg-{renderer_version()}"
         / image_key(item.image)
         / f"{settings_key(settings)}.json"
     )
 
 
+def _point_settings(item: Item) -> list[dict[str, Any]]:
+    """Every swept setting of ``item``, with the input it traces (``input`` key)."""
+    return [{**s, "input": name} for name in vtracer_inputs(item.image) for s in VTRACER_SWEEP]
+
+
 def _trace_item(work: Path, item: Item) -> int:
     """Trace and measure every uncached point of one item; returns how many were new."""
     m = Measurer(work)
+    inputs = vtracer_inputs(item.image)
     new = 0
-    for settings in VTRACER_SWEEP:
+    for settings in _point_settings(item):
         path = _point_path(work, item, settings)
         if path.exists():
             continue
-        svg = vtracer_svg(item.image, settings)
+        knobs = {k: v for k, v in settings.items() if k != "input"}
+        svg = vtracer_svg(inputs[settings["input"]], knobs)
         rec = {"settings": settings, **m.measure(svg, item, full=False), "svg": svg}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -61,7 +78,7 @@ def sweep_vtracer(work: Path, items: list[Item], workers: int | None = None) -> 
 
 def load_points(work: Path, item: Item) -> list[dict[str, Any]]:
     """Every cached sweep point of ``item`` (sweep order), each with its SVG."""
-    return [json.loads(_point_path(work, item, s).read_text()) for s in VTRACER_SWEEP]
+    return [json.loads(_point_path(work, item, s).read_text()) for s in _point_settings(item)]
 
 
 def match(points: list[dict[str, Any]], outlines: int) -> dict[str, Any] | None:
