@@ -97,9 +97,9 @@ def _npm_svgs(work: Path, spec: str, member_re: str) -> dict[str, str]:
 
 
 def _pick(names: list[str], limit: int, seed: int) -> list[str]:
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(names), size=min(limit, len(names)), replace=False)
-    return sorted(names[i] for i in idx.tolist())
+    """``limit`` names in a seeded order: a smaller limit picks a prefix of a larger one."""
+    order = np.random.default_rng(seed).permutation(len(names))
+    return [names[i] for i in order[:limit].tolist()]
 
 
 def _svg_items(set_name: str, svgs: dict[str, str], names: list[str]) -> list[Item]:
