@@ -47,6 +47,7 @@ WORK = ROOT / ".work"
 # Sized so that a full run stays well under an hour on 2 cores at the per-call targets.
 DEFAULT_LIMITS = {"photo": 14, "emoji": 16, "icons": 16, "shapes": 12}
 QUICK_LIMIT = 2
+STARTUP_SIZE = 16
 Row = dict[str, Any]
 
 
@@ -176,6 +177,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline = extract_revision(REPO, args.baseline, WORK) if args.baseline else None
     for cli in (ours, *([baseline] if baseline else [])):
         _log(f"{cli.label}: runs {cli.check()}")
+    startup = _startup_seconds(ours)
+    _log(f"ours: a call on a {STARTUP_SIZE} px image takes {startup:.2f} s (start-up)")
     measurer = Measurer(WORK)
     rows: list[Row] = []
     refs: list[Row] = []
@@ -226,9 +229,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": _machine(),
         "loadavg": {"start": load_start, "end": os.getloadavg()},
         "wall_seconds": time.time() - t_start,
+        "startup_seconds": startup,
         "config": {
             "quick": args.quick,
             "size": SIZE,
+            "startup_size": STARTUP_SIZE,
             "sets": sets,
             "budgets": budgets,
             "palette_k": palette_ks,
@@ -250,6 +255,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "images": rows,
         "references": refs,
     }
+
+
+def _startup_seconds(cli: Cli, repeats: int = 3) -> float:
+    """Median wall time of our CLI on a tiny image in fast mode: start-up, almost no work."""
+    png = WORK / "inputs" / "startup.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (STARTUP_SIZE, STARTUP_SIZE), (200, 40, 40)).save(png)
+    times = []
+    for _ in range(repeats):
+        call = cli.vectorize(
+            png, WORK / "runs" / "startup", ["--max-paths", "4", "--iterations", "0"]
+        )
+        if call.error:
+            raise RuntimeError(
+                f"{cli.label} fails on a plain {STARTUP_SIZE} px image: {call.error}"
+            )
+        times.append(call.seconds)
+    return sorted(times)[len(times) // 2]
 
 
 def _attach_baseline(rows: list[Row]) -> None:

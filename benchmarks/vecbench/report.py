@@ -175,7 +175,9 @@ def render_md(doc: dict[str, Any]) -> str:
         f"Python {m['python']}. Load average (1, 5, 15 min) at start "
         f"{', '.join(f'{x:.2f}' for x in load['start'])}, at end "
         f"{', '.join(f'{x:.2f}' for x in load['end'])}; the CPU is shared, so seconds grow "
-        f"with other work. Wall time of the run {doc['wall_seconds']:.0f} s.",
+        f"with other work. Wall time of the run {doc['wall_seconds']:.0f} s. Our CLI on a "
+        f"{c['startup_size']} px image (process start and imports, almost no work): "
+        f"{doc['startup_seconds']:.2f} s (median of 3).",
         "",
         f"Images {c['size']} px. Ours: `supersvg vectorize` as a subprocess, seconds = wall "
         "time of the call with process start. Modes: `default` = `--max-paths N`; `fast` = "
