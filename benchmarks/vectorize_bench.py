@@ -24,6 +24,7 @@ import platform
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,10 @@ def _call(cli: Cli, item: Item, png: Path, job: Job, measurer: Measurer) -> Row:
         "series": f"{job.cli} {job.mode}",
     }
     if call.svg is not None:
-        row.update(measurer.measure(call.svg, item))
+        try:
+            row.update(measurer.measure(call.svg, item))
+        except (ValueError, ET.ParseError) as exc:  # an SVG we cannot read is a failed call
+            row["error"] = f"unreadable SVG: {exc}"
         row["num_paths"] = (call.metrics or {}).get("num_paths")
     return row
 
@@ -162,7 +166,7 @@ def _reference_summary(refs: list[Row]) -> list[Row]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark as ``args`` say; returns the results document."""
-    load_start, t_start = os.getloadavg(), time.time()
+    load_start, t_start, commit = os.getloadavg(), time.time(), _commit()  # what runs
     sets = [s for s in args.sets.split(",") if s]
     budgets = [int(b) for b in args.budgets.split(",") if b]
     palette_ks = [int(k) for k in args.palette_k.split(",") if k]
@@ -225,7 +229,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         plots[set_name] = plot.name
     return {
-        "commit": _commit(),
+        "commit": commit,
         "machine": _machine(),
         "loadavg": {"start": load_start, "end": os.getloadavg()},
         "wall_seconds": time.time() - t_start,
