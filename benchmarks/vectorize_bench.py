@@ -323,7 +323,19 @@ def main(argv: list[str] | None = None) -> int:
         help="previous revision for the palette comparison ('' for none)",
     )
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="run nothing: write the Markdown of a results JSON beside it",
+    )
     args = ap.parse_args(argv)
+    if args.render is not None:
+        md = render_md(json.loads(args.render.read_text()))
+        args.render.with_suffix(".md").write_text(md)
+        print(md)
+        return 0
     args.palette_sets = [s for s in args.palette_sets.split(",") if s]
     args.out.mkdir(parents=True, exist_ok=True)
     doc = run(args)

@@ -29,7 +29,11 @@ from .peers import (
 from .render import renderer_version
 from .sets import Item
 
-__all__ = ["complete", "load_points", "match", "sweep_vtracer"]
+__all__ = ["MATCH_TIE_DB", "complete", "load_points", "match", "sweep_vtracer"]
+
+
+#: PSNR differences smaller than this (dB) between VTracer points are ties in :func:`match`.
+MATCH_TIE_DB = 0.05
 
 
 def _point_path(work: Path, item: Item, settings: dict[str, Any]) -> Path:
@@ -82,11 +86,19 @@ def load_points(work: Path, item: Item) -> list[dict[str, Any]]:
 
 
 def match(points: list[dict[str, Any]], outlines: int) -> dict[str, Any] | None:
-    """The best-PSNR point with ``outlines`` or fewer (ties: fewer gzip bytes); None if none."""
+    """The best-PSNR point with ``outlines`` or fewer; None if none.
+
+    Points within MATCH_TIE_DB of the best PSNR count as ties (coordinate precision moves
+    PSNR by hundredths of a dB and bytes by half): the one with fewest gzip bytes wins.
+    """
     fit = [p for p in points if p["outlines"] <= outlines]
     if not fit:
         return None
-    return max(fit, key=lambda p: (p["psnr"], -p["gzip"]))
+    best = max(p["psnr"] for p in fit)
+    return min(
+        (p for p in fit if p["psnr"] >= best - MATCH_TIE_DB),
+        key=lambda p: (p["gzip"], -p["psnr"]),
+    )
 
 
 def complete(work: Path, measurer: Measurer, item: Item, point: dict[str, Any]) -> dict[str, Any]:

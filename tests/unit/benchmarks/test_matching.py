@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks.vecbench.plan import PALETTE_SHAPES, jobs_for
-from benchmarks.vecbench.sweep import match
+from benchmarks.vecbench.sweep import MATCH_TIE_DB, match
 from benchmarks.vecbench.targets import check_targets, contract_misses
 
 
@@ -20,9 +20,13 @@ def test_match_takes_best_psnr_at_equal_or_fewer_outlines() -> None:
     assert match(points, 9) is None  # nothing that sparse
 
 
-def test_match_breaks_ties_by_fewer_gzip_bytes() -> None:
-    points = [_pt(5, 30.0, gzip=900), _pt(5, 30.0, gzip=300), _pt(4, 29.0, gzip=10)]
-    assert match(points, 5) == _pt(5, 30.0, gzip=300)
+def test_match_breaks_near_ties_by_fewer_gzip_bytes() -> None:
+    points = [
+        _pt(5, 30.0, gzip=900),
+        _pt(5, 30.0 - MATCH_TIE_DB / 2, gzip=300),  # as good, within the tie margin
+        _pt(4, 29.0, gzip=10),  # clearly worse, however small
+    ]
+    assert match(points, 5) == _pt(5, 30.0 - MATCH_TIE_DB / 2, gzip=300)
 
 
 def test_jobs_for_flat_art_adds_twice_the_source_outlines() -> None:
