@@ -72,9 +72,11 @@ def _commit() -> str:
             ["git", "-C", str(REPO), *a], capture_output=True, text=True, check=False
         ).stdout.strip()
 
-    return git("rev-parse", "--short", "HEAD") + (
-        " (uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    # Results files are what a run rewrites: only changed code marks the commit as modified.
+    changed = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
     )
+    return git("rev-parse", "--short", "HEAD") + (" (uncommitted changes)" if changed else "")
 
 
 def _call(cli: Cli, item: Item, png: Path, job: Job, measurer: Measurer) -> Row:
