@@ -103,9 +103,18 @@ bench: bench-diffvg bench-vectorize bench-train ## All benchmarks; results go to
 bench-diffvg: setup ## Renderer speed and memory (benchmarks/results/diffvg_cpu.json)
 	$(PY) benchmarks/diffvg_bench.py --out benchmarks/results
 
+.PHONY: bench-deps
+bench-deps: ## System tools the benchmarks compare with: potrace (Debian package, apt-get)
+	@if command -v potrace >/dev/null 2>&1; then echo "potrace: $$(potrace --version | head -1)"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends potrace; \
+	fi
+
 .PHONY: bench-vectorize
-bench-vectorize: setup ## Vectorizer quality and speed against VTracer
-	$(PY) benchmarks/vectorize_bench.py --out benchmarks/results
+bench-vectorize: setup bench-deps ## Vectorizer against VTracer, potrace and the previous code (--quick: BENCH_ARGS=--quick)
+	$(PY) benchmarks/vectorize_bench.py --out benchmarks/results $(BENCH_ARGS)
 
 .PHONY: bench-train
 bench-train: setup ## Training steps/s and peak memory (benchmarks/results/train_*.json)

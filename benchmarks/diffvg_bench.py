@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine_info import cpu_model
+
 COUNTS = (16, 256, 1024)
 RESOLUTIONS = (256, 512)
 KINDS = ("superpixel", "image")
@@ -120,14 +122,7 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
 def _machine() -> dict[str, Any]:
     import torch
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     info = {
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),

@@ -22,20 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from machine_info import cpu_model
 
 from supersvg.datasets import generate_test
 from supersvg.vectorizer.train import TrainOptions, run_training
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     info: dict[str, Any] = {
         "cpu": cpu,
         "cores": os.cpu_count(),

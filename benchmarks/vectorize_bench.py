@@ -1,418 +1,352 @@
-"""Vectorizer quality and speed against VTracer, on reproducible image sets.
+"""Vectorizer benchmark of what users see: our CLI against VTracer, potrace and our past.
 
-Sets (built the same way on every machine):
-- photo: photographs shipped inside scikit-image (skimage.data), longest side 256 px;
-- emoji: a seeded subset of Twemoji (npm package @twemoji/svg) rendered with resvg;
-- icons: a seeded subset of Tabler outline icons (npm package @tabler/icons), resvg;
-- shapes: seeded synthetic flat-colour scenes (anti-aliased).
-Emoji and icons are fetched with ``npm pack`` into benchmarks/.work/ (git-ignored).
+For every image of the sets (``vecbench.sets``: photo, emoji, icons, shapes) and every
+budget (64, 256, 1024 outlines; emoji and icons also twice the source's outlines), runs
+``supersvg vectorize`` in the default and fast modes, and palette mode on photos beside the
+previous code (``--baseline REV``, extracted with ``git archive``). VTracer is swept over
+its settings on every image (cached); each of our results is matched with VTracer's best
+PSNR at equal or fewer outlines. potrace runs on the icons. Outlines, segments and bytes
+are counted from the written files (``vecbench.svgstats``); the targets of the
+vector-quality work are checked per image (``vecbench.targets``).
 
-Every SVG (ours and VTracer's) is rendered by resvg at the input size; PSNR / SSIM are
-computed on RGB composited over white. VTracer's parameters (filter_speckle,
-color_precision, layer_difference) are searched per image so that its path count lands
-at or under the same budget; the best-PSNR setting is reported.
+Writes ``OUT/vectorize.{json,md}`` and ``OUT/vectorize_<set>.png`` (``_quick`` inserted
+with ``--quick``). Scratch space and caches: ``benchmarks/.work/`` (git-ignored).
 
-Usage: python benchmarks/vectorize_bench.py --out benchmarks/results [--quick]
+Usage: python benchmarks/vectorize_bench.py [--quick] [--sets photo,icons] [--budgets 256]
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import itertools
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
-import tarfile
 import time
+import xml.etree.ElementTree as ET
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageDraw
-
-from supersvg.vectorizer import VectorizeConfig, Vectorizer
-from supersvg.vectorizer.metrics import composite_white, psnr, render_svg, ssim
+from machine_info import cpu_model
+from PIL import Image
+from vecbench.measure import Measurer
+from vecbench.ours import Cli, extract_revision
+from vecbench.peers import VTRACER_SWEEP, PotraceMissing, potrace_svg, potrace_version
+from vecbench.plan import PALETTE_SHAPES, SOURCE_SETS, Job, jobs_for
+from vecbench.plot import rd_plot
+from vecbench.report import render_md, summarize
+from vecbench.sets import SETS, SIZE, Item, build_set
+from vecbench.svgstats import svg_stats
+from vecbench.sweep import complete, load_points, match, sweep_vtracer
+from vecbench.targets import check_targets, contract_misses
 
 ROOT = Path(__file__).resolve().parent
+REPO = ROOT.parent
 WORK = ROOT / ".work"
-SIZE = 256
-PHOTOS = [
-    "astronaut",
-    "coffee",
-    "chelsea",
-    "rocket",
-    "immunohistochemistry",
-    "hubble_deep_field",
-    "retina",
-    "camera",
-    "moon",
-    "coins",
-    "clock",
-    "brick",
-    "grass",
-    "gravel",
-]
-PATH_LIKE = re.compile(r"<(path|circle|ellipse|rect|polygon|polyline|line)\b([^>]*)>", re.S)
+# Sized so that a full run stays well under an hour on 2 cores at the per-call targets.
+DEFAULT_LIMITS = {"photo": 14, "emoji": 16, "icons": 16, "shapes": 12}
+QUICK_LIMIT = 2
+STARTUP_SIZE = 16
+Row = dict[str, Any]
 
 
-# ---------------------------------------------------------------- image sets
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
-def _fit(img: Image.Image, size: int = SIZE) -> Image.Image:
-    w, h = img.size
-    f = size / max(w, h)
-    return img.resize((max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.LANCZOS)
-
-
-def photo_set(limit: int) -> list[dict[str, Any]]:
-    from skimage import data
-
-    out = []
-    for name in PHOTOS[:limit]:
-        arr = getattr(data, name)()
-        img = Image.fromarray(arr).convert("RGB")
-        out.append({"name": name, "image": np.asarray(_fit(img)), "source_paths": None})
-    return out
-
-
-def _npm_svgs(package: str, member_re: str) -> dict[str, str]:
-    WORK.mkdir(parents=True, exist_ok=True)
-    stem = package.lstrip("@").replace("/", "-")
-    tgz = sorted(WORK.glob(f"{stem}-*.tgz"))
-    if not tgz:
-        subprocess.run(["npm", "pack", package, "--silent"], cwd=WORK, check=True)
-        tgz = sorted(WORK.glob(f"{stem}-*.tgz"))
-    out = {}
-    with tarfile.open(tgz[-1]) as tar:
-        for m in tar.getmembers():
-            if m.isfile() and re.fullmatch(member_re, m.name):
-                f = tar.extractfile(m)
-                if f is not None:
-                    out[m.name] = f.read().decode("utf-8")
-    return out
-
-
-def count_source_paths(svg: str) -> int:
-    """Visible path-like elements (an element with neither fill nor stroke is skipped)."""
-    n = 0
-    for _, attrs in PATH_LIKE.findall(svg):
-        if 'fill="none"' in attrs and 'stroke="none"' in attrs:
-            continue
-        n += 1
-    return n
-
-
-def _svg_set(package: str, member_re: str, limit: int, seed: int) -> list[dict[str, Any]]:
-    files = _npm_svgs(package, member_re)
-    names = sorted(files)
-    rng = np.random.default_rng(seed)
-    pick = sorted(rng.choice(len(names), size=min(limit, len(names)), replace=False).tolist())
-    out = []
-    for i in pick:
-        svg = files[names[i]]
-        png = render_svg(svg, SIZE, SIZE)
-        out.append(
-            {
-                "name": Path(names[i]).stem,
-                "image": np.round(png * 255).astype(np.uint8),
-                "source_paths": count_source_paths(svg),
-            }
-        )
-    return out
-
-
-def emoji_set(limit: int, seed: int) -> list[dict[str, Any]]:
-    return _svg_set("@twemoji/svg", r"package/[0-9a-f-]+\.svg", limit, seed)
-
-
-def icons_set(limit: int, seed: int) -> list[dict[str, Any]]:
-    return _svg_set("@tabler/icons", r"package/icons/outline/[a-z0-9-]+\.svg", limit, seed)
-
-
-def shapes_set(limit: int, seed: int) -> list[dict[str, Any]]:
-    out = []
-    for k in range(limit):
-        rng = np.random.default_rng(seed * 1000 + k)
-        big = SIZE * 4  # drawn large and downsampled: anti-aliased edges
-        img = Image.new("RGB", (big, big), tuple(int(c) for c in rng.integers(0, 255, 3)))
-        d = ImageDraw.Draw(img)
-        n = int(rng.integers(4, 16))
-        for _ in range(n):
-            col = tuple(int(c) for c in rng.integers(0, 255, 3))
-            x0, y0 = rng.integers(0, big * 3 // 4, 2)
-            w, h = rng.integers(big // 10, big // 2, 2)
-            kind = rng.integers(0, 3)
-            box = [int(x0), int(y0), int(x0 + w), int(y0 + h)]
-            if kind == 0:
-                d.rectangle(box, fill=col)
-            elif kind == 1:
-                d.ellipse(box, fill=col)
-            else:
-                pts = [(int(a), int(b)) for a, b in rng.integers(0, big, (3, 2))]
-                d.polygon(pts, fill=col)
-        small = img.resize((SIZE, SIZE), Image.Resampling.BOX)
-        out.append({"name": f"shapes{k:02d}", "image": np.asarray(small), "source_paths": n + 1})
-    return out
-
-
-# ---------------------------------------------------------------- methods
-
-
-def _score(svg: str, image: np.ndarray) -> tuple[float, float]:
-    h, w = image.shape[:2]
-    rgba = image if image.shape[2] == 4 else np.dstack([image, np.full((h, w), 255, np.uint8)])
-    target = composite_white(rgba.astype(np.float64) / 255.0)
-    out = composite_white(render_svg(svg, w, h))
-    return psnr(target, out), ssim(target, out)
-
-
-def count_paths(svg: str) -> int:
-    return len(re.findall(r"<path\b", svg))
-
-
-def run_ours(image: np.ndarray, budget: int, iterations: int, seed: int) -> dict[str, Any]:
-    cfg = VectorizeConfig(max_paths=budget, iterations=iterations, seed=seed)
-    t0 = time.perf_counter()
-    res = Vectorizer(cfg).vectorize(image)
-    seconds = time.perf_counter() - t0
-    p, s = _score(res.svg, image)
-    return {
-        "paths": count_paths(res.svg),
-        "psnr": p,
-        "ssim": s,
-        "bytes": len(res.svg.encode()),
-        "seconds": seconds,
-        "preset": res.metrics["preset"],
-    }
-
-
-VT_GRID = list(itertools.product([2, 4, 8, 16, 32, 64, 128], [4, 6, 8], [16, 32, 64, 128]))
-
-
-def run_vtracer(image: np.ndarray, budget: int) -> dict[str, Any]:
-    """Best-PSNR VTracer setting whose path count is at or under ``budget``."""
-    import vtracer
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    png = buf.getvalue()
-    best: dict[str, Any] | None = None
-    fewest: dict[str, Any] | None = None
-    for fs, cp, ld in VT_GRID:
-        t0 = time.perf_counter()
-        svg = vtracer.convert_raw_image_to_svg(
-            png,
-            img_format="png",
-            colormode="color",
-            mode="spline",
-            filter_speckle=fs,
-            color_precision=cp,
-            layer_difference=ld,
-        )
-        seconds = time.perf_counter() - t0
-        n = count_paths(svg)
-        row = {"paths": n, "bytes": len(svg.encode()), "seconds": seconds, "params": [fs, cp, ld]}
-        if fewest is None or n < fewest["paths"]:
-            fewest = {**row, "svg": svg}
-        if n > budget:
-            continue
-        p, s = _score(svg, image)
-        row.update(psnr=p, ssim=s)
-        if best is None or p > best["psnr"]:
-            best = row
-    if best is None:  # nothing under budget: report the sparsest setting, flagged
-        assert fewest is not None
-        p, s = _score(fewest.pop("svg"), image)
-        best = {**fewest, "psnr": p, "ssim": s, "over_budget": True}
-    return best
-
-
-# ---------------------------------------------------------------- driver
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-    import vtracer  # noqa: F401
-
+def _machine() -> dict[str, Any]:
+    cpu = cpu_model()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
     }
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("psnr", "ssim", "paths", "bytes", "seconds")
-    out: dict[str, Any] = {"n": len(rows)}
-    for k in keys:
-        out[k] = float(np.mean([r[k] for r in rows])) if rows else None
-    out["over_budget"] = sum(1 for r in rows if r.get("over_budget"))
+def _commit() -> str:
+    def git(*a: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *a], capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    # Results files are what a run rewrites: only changed code marks the commit as modified.
+    changed = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
+    )
+    return git("rev-parse", "--short", "HEAD") + (" (uncommitted changes)" if changed else "")
+
+
+def _call(cli: Cli, item: Item, png: Path, job: Job, measurer: Measurer) -> Row:
+    out_dir = WORK / "runs" / job.cli / item.set / item.name / f"{job.label}-{job.mode}"
+    call = cli.vectorize(png, out_dir, job.args())
+    row: Row = {
+        "set": item.set,
+        "image": item.name,
+        "label": job.label,
+        "mode": job.mode,
+        "cli": job.cli,
+        "max_paths": job.max_paths,
+        "max_colors": job.max_colors,
+        "seconds": call.seconds,
+        "error": call.error,
+        "series": f"{job.cli} {job.mode}",
+    }
+    if call.svg is not None:
+        try:
+            row.update(measurer.measure(call.svg, item))
+        except (ValueError, ET.ParseError) as exc:  # an SVG we cannot read is a failed call
+            row["error"] = f"unreadable SVG: {exc}"
+        row["num_paths"] = (call.metrics or {}).get("num_paths")
+    return row
+
+
+def _match(row: Row, points: list[Row], item: Item, measurer: Measurer) -> None:
+    """Attach VTracer's matched point to one of our rows, and the differences."""
+    pt = match(points, row["outlines"])
+    if pt is None:
+        row["vtracer"] = None
+        row["d_psnr"] = row["d_psnr4x"] = None
+        return
+    pt = complete(WORK, measurer, item, pt)
+    row["vtracer"] = {k: v for k, v in pt.items() if k != "svg"}
+    row["d_psnr"] = row["psnr"] - pt["psnr"]
+    row["d_psnr4x"] = (
+        None
+        if row.get("psnr4x") is None or pt.get("psnr4x") is None
+        else row["psnr4x"] - pt["psnr4x"]
+    )
+
+
+def _references(item: Item, measurer: Measurer, potrace: bool) -> list[Row]:
+    """The source SVG's own figures, and potrace's result on icons."""
+    out: list[Row] = []
+    if item.source_svg is not None:
+        st = svg_stats(item.source_svg)
+        out.append(
+            {
+                "set": item.set,
+                "image": item.name,
+                "method": "source",
+                "outlines": st.outlines,
+                "curves": st.curves,
+                "lines": st.lines,
+                "bytes": st.raw_bytes,
+                "gzip": st.gzip_bytes,
+            }
+        )
+    if potrace:
+        svg = potrace_svg(item.image)
+        out.append(
+            {
+                "set": item.set,
+                "image": item.name,
+                "method": "potrace",
+                "series": "potrace",
+                **measurer.measure(svg, item),
+            }
+        )
     return out
 
 
+def _reference_summary(refs: list[Row]) -> list[Row]:
+    keys = ("outlines", "curves", "lines", "bytes", "gzip", "psnr", "ssim", "psnr4x")
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for r in refs:
+        groups.setdefault((r["set"], r["method"]), []).append(r)
+    out = []
+    for (set_name, method), grp in groups.items():
+        s: Row = {"set": set_name, "method": method, "n": len(grp)}
+        for k in keys:
+            vals = [r[k] for r in grp if r.get(k) is not None]
+            s[k] = sum(vals) / len(vals) if vals else None
+        out.append(s)
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark as ``args`` say; returns the results document."""
+    load_start, t_start, commit = os.getloadavg(), time.time(), _commit()  # what runs
+    sets = [s for s in args.sets.split(",") if s]
+    budgets = [int(b) for b in args.budgets.split(",") if b]
+    palette_ks = [int(k) for k in args.palette_k.split(",") if k]
+    if args.quick:
+        budgets, palette_ks = budgets[:1] if len(budgets) == 1 else [256], palette_ks[:1]
+    try:
+        potrace_ver: str | None = potrace_version()
+    except PotraceMissing as exc:
+        potrace_ver = None
+        _log(f"WARNING: {exc}; the icons are benchmarked without potrace")
+    ours = Cli("ours")
+    baseline = extract_revision(REPO, args.baseline, WORK) if args.baseline else None
+    for cli in (ours, *([baseline] if baseline else [])):
+        _log(f"{cli.label}: runs {cli.check()}")
+    startup = _startup_seconds(ours)
+    _log(f"ours: a call on a {STARTUP_SIZE} px image takes {startup:.2f} s (start-up)")
+    measurer = Measurer(WORK)
+    rows: list[Row] = []
+    refs: list[Row] = []
+    vt_points: dict[str, list[Row]] = {}
+    plots: dict[str, str] = {}
+    suffix = "_quick" if args.quick else ""
+    for set_name in sets:
+        limit = QUICK_LIMIT if args.quick else args.limit or DEFAULT_LIMITS[set_name]
+        items = build_set(set_name, limit=limit, seed=args.seed, work=WORK)
+        t0 = time.time()
+        traced = sweep_vtracer(WORK, items)
+        _log(f"{set_name}: VTracer sweep, {traced} new points in {time.time() - t0:.0f} s")
+        set_rows: list[Row] = []
+        vt_points[set_name] = []
+        for item in items:
+            png = WORK / "inputs" / set_name / f"{item.name}.png"
+            png.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(item.image).save(png)
+            refs += _references(item, measurer, potrace_ver is not None and set_name == "icons")
+            src = svg_stats(item.source_svg) if item.source_svg else None
+            points = load_points(WORK, item)
+            vt_points[set_name] += [{k: v for k, v in p.items() if k != "svg"} for p in points]
+            jobs = jobs_for(
+                set_name,
+                budgets,
+                src.outlines if src else None,
+                palette_ks=palette_ks if set_name in args.palette_sets else [],
+                baseline=baseline is not None,
+            )
+            for job in jobs:
+                cli = baseline if job.cli == "baseline" and baseline else ours
+                row = _call(cli, item, png, job, measurer)
+                if src is not None:
+                    row.update(source_outlines=src.outlines, source_bytes=src.raw_bytes)
+                if job.cli == "ours" and not row["error"]:
+                    _match(row, points, item, measurer)
+                set_rows.append(row)
+                _log(_progress(row))
+        _attach_baseline(set_rows)
+        rows += set_rows
+        plot = args.out / f"vectorize{suffix}_{set_name}.png"
+        rd_plot(
+            set_name, set_rows, vt_points[set_name], [r for r in refs if r["set"] == set_name], plot
+        )
+        plots[set_name] = plot.name
+    return {
+        "commit": commit,
+        "machine": _machine(),
+        "loadavg": {"start": load_start, "end": os.getloadavg()},
+        "wall_seconds": time.time() - t_start,
+        "startup_seconds": startup,
+        "config": {
+            "quick": args.quick,
+            "size": SIZE,
+            "startup_size": STARTUP_SIZE,
+            "sets": sets,
+            "budgets": budgets,
+            "palette_k": palette_ks,
+            "palette_sets": args.palette_sets,
+            "palette_shapes": PALETTE_SHAPES,
+            "seed": args.seed,
+            "baseline": baseline.label if baseline else None,
+            "vtracer_version": version("vtracer"),
+            "vtracer_points": len(VTRACER_SWEEP),
+            "vtracer_sweep": VTRACER_SWEEP,
+            "potrace_version": potrace_ver or "not installed",
+            "source_sets": list(SOURCE_SETS),
+        },
+        "targets": check_targets(rows),
+        "contract": contract_misses(rows),
+        "summary": summarize(rows),
+        "reference_summary": _reference_summary(refs),
+        "plots": plots,
+        "images": rows,
+        "references": refs,
+    }
+
+
+def _startup_seconds(cli: Cli, repeats: int = 3) -> float:
+    """Median wall time of our CLI on a tiny image in fast mode: start-up, almost no work."""
+    png = WORK / "inputs" / "startup.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (STARTUP_SIZE, STARTUP_SIZE), (200, 40, 40)).save(png)
+    times = []
+    for _ in range(repeats):
+        call = cli.vectorize(
+            png, WORK / "runs" / "startup", ["--max-paths", "4", "--iterations", "0"]
+        )
+        if call.error:
+            raise RuntimeError(
+                f"{cli.label} fails on a plain {STARTUP_SIZE} px image: {call.error}"
+            )
+        times.append(call.seconds)
+    return sorted(times)[len(times) // 2]
+
+
+def _attach_baseline(rows: list[Row]) -> None:
+    """Give each of our palette rows the previous code's PSNR and gzip at the same K."""
+    prev = {(r["image"], r["label"]): r for r in rows if r["cli"] == "baseline" and not r["error"]}
+    for r in rows:
+        b = prev.get((r["image"], r["label"])) if r["cli"] == "ours" else None
+        if b is not None and not r["error"]:
+            r["baseline_psnr"], r["baseline_gzip"] = b["psnr"], b["gzip"]
+
+
+def _progress(r: Row) -> str:
+    head = f"{r['set']:6s} {r['image'][:24]:24s} {r['label']:>6s} {r['cli']:8s} {r['mode']:7s}"
+    if r["error"]:
+        return f"{head} FAILED {r['error']}"
+    vt = r.get("vtracer")
+    tail = f" vt={vt['psnr']:6.2f}@{vt['outlines']}" if vt else ""
+    p4 = f" psnr4x={r['psnr4x']:6.2f}" if r.get("psnr4x") is not None else ""
+    return (
+        f"{head} outlines={r['outlines']:5d}/{r['max_paths']:<5d} psnr={r['psnr']:6.2f}"
+        f"{p4} gzip={r['gzip']:7d} s={r['seconds']:.2f}{tail}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "results")
-    ap.add_argument("--quick", action="store_true", help="small subset (a few images)")
-    ap.add_argument("--sets", default="photo,emoji,icons,shapes")
-    ap.add_argument("--budgets", default="64,256,1024", help="budgets for photo and shapes")
-    ap.add_argument("--per-set", type=int, default=30, help="images per emoji/icon/shape set")
     ap.add_argument(
-        "--default-iterations", type=int, default=100, help="refinement steps of default mode"
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_LIMIT} images per set, budget 256 (or the one --budgets "
+        "names), the first palette K: for development",
     )
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--budgets", default="64,256,1024", help="outline budgets")
     ap.add_argument(
-        "--default-sets",
-        default="photo,emoji,icons,shapes",
-        help="sets on which the default (refining) mode runs",
+        "--limit", type=int, default=0, help=f"images per set (default {DEFAULT_LIMITS})"
     )
+    ap.add_argument("--palette-k", default="16,64", help="palette mode colour limits")
+    ap.add_argument("--palette-sets", default="photo", help="sets on which palette mode runs")
     ap.add_argument(
-        "--default-budgets",
-        default="64,256,1024",
-        help="photo/shapes budgets on which the default mode runs",
+        "--baseline",
+        default="d4a2885",
+        help="previous revision for the palette comparison ('' for none)",
     )
-    ap.add_argument(
-        "--default-limit", type=int, default=0, help="images per set for default mode (0: all)"
-    )
-    ap.add_argument("--shapes", type=int, default=12, help="synthetic scenes in the shapes set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
-        "--name", default="", help="results file suffix: vectorize_NAME.{json,md} (partial runs)"
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="run nothing: write the Markdown of a results JSON beside it",
     )
     args = ap.parse_args(argv)
-
-    per_set = 4 if args.quick else args.per_set
-    if args.quick and not args.default_limit:
-        args.default_limit = 1  # refinement is the slow part on a CPU
-    n_photos = 3 if args.quick else len(PHOTOS)
-    budgets = [int(b) for b in args.budgets.split(",")]
-    if args.quick:
-        budgets = [b for b in budgets if b == 256] or budgets[:1]
-    default_sets = set(args.default_sets.split(",")) if args.default_sets else set()
-    default_budgets = {int(b) for b in args.default_budgets.split(",") if b}
-
-    load_start = os.getloadavg()
-    t_start = time.time()
-    builders = {
-        "photo": lambda: photo_set(n_photos),
-        "emoji": lambda: emoji_set(per_set, args.seed),
-        "icons": lambda: icons_set(per_set, args.seed),
-        "shapes": lambda: shapes_set(min(per_set, args.shapes), args.seed),
-    }
-    results: dict[str, Any] = {}
-    per_image: list[dict[str, Any]] = []
-    for set_name in args.sets.split(","):
-        images = builders[set_name]()
-        # Emoji and icons: the budget is each image's own source path count.
-        set_budgets: list[int | None] = [None] if set_name in ("emoji", "icons") else list(budgets)
-        for budget in set_budgets:
-            label = "source" if budget is None else str(budget)
-            modes = ["fast", "vtracer"]
-            if set_name in default_sets and (budget is None or budget in default_budgets):
-                modes.insert(1, "default")
-            rows: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
-            for k, item in enumerate(images):
-                b = budget if budget is not None else max(1, int(item["source_paths"]))
-                for mode in modes:
-                    if mode == "default" and args.default_limit and k >= args.default_limit:
-                        continue
-                    if mode == "fast":
-                        r = run_ours(item["image"], b, 0, args.seed)
-                    elif mode == "default":
-                        r = run_ours(item["image"], b, args.default_iterations, args.seed)
-                    else:
-                        r = run_vtracer(item["image"], b)
-                    r.update(set=set_name, image=item["name"], budget=b, mode=mode)
-                    rows[mode].append(r)
-                    per_image.append(r)
-                    print(
-                        f"{set_name:6s} {label:>6s} {item['name'][:22]:22s} {mode:8s} "
-                        f"paths={r['paths']:5d}/{b:<5d} psnr={r['psnr']:6.2f} "
-                        f"ssim={r['ssim']:.3f} bytes={r['bytes']:7d} s={r['seconds']:.2f}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            results.setdefault(set_name, {})[label] = {m: summarize(v) for m, v in rows.items()}
-    doc = {
-        "machine": machine(),
-        "loadavg_start": load_start,
-        "loadavg_end": os.getloadavg(),
-        "wall_seconds": round(time.time() - t_start, 1),
-        "quick": args.quick,
-        "config": {
-            "size": SIZE,
-            "budgets": budgets,
-            "default_iterations": args.default_iterations,
-            "time_budget": VectorizeConfig.time_budget,
-            "default_sets": sorted(default_sets),
-            "default_budgets": sorted(default_budgets),
-            "default_limit": args.default_limit,
-            "per_set": per_set,
-            "photos": PHOTOS[:n_photos],
-            "seed": args.seed,
-            "vtracer_grid": {
-                "filter_speckle": sorted({g[0] for g in VT_GRID}),
-                "color_precision": sorted({g[1] for g in VT_GRID}),
-                "layer_difference": sorted({g[2] for g in VT_GRID}),
-            },
-        },
-        "summary": results,
-        "images": per_image,
-    }
+    if args.render is not None:
+        md = render_md(json.loads(args.render.read_text()))
+        args.render.with_suffix(".md").write_text(md)
+        print(md)
+        return 0
+    args.palette_sets = [s for s in args.palette_sets.split(",") if s]
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = (f"_{args.name}" if args.name else "") + ("_quick" if args.quick else "")
+    doc = run(args)
+    suffix = "_quick" if args.quick else ""
     (args.out / f"vectorize{suffix}.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (args.out / f"vectorize{suffix}.md").write_text(render_md(doc))
-    print(render_md(doc))
+    md = render_md(doc)
+    (args.out / f"vectorize{suffix}.md").write_text(md)
+    print(md)
     return 0
-
-
-def render_md(doc: dict[str, Any]) -> str:
-    m = doc["machine"]
-    lines = [
-        "# Vectorizer benchmark",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} "
-        f"({m['torch_threads']} threads), Python {m['python']}. Load average at start "
-        f"{', '.join(f'{x:.2f}' for x in doc['loadavg_start'])}, at end "
-        f"{', '.join(f'{x:.2f}' for x in doc['loadavg_end'])} (the CPU is shared: seconds "
-        "are inflated by other work). Wall time "
-        f"{doc['wall_seconds']} s. Images {doc['config']['size']} px; every SVG rendered by "
-        "resvg at the input size; PSNR/SSIM on RGB over white.",
-        "",
-        "Modes: `fast` = `--iterations 0`; `default` = "
-        f"`--iterations {doc['config']['default_iterations']}` with the default time budget "
-        f"({doc['config'].get('time_budget', '?')} s per image; pydiffvg refinement, the best "
-        "iterate kept, never worse than `fast`); "
-        "`vtracer` = best-PSNR VTracer setting at or under the budget (grid search).",
-        "",
-        "| set | budget | mode | n | paths | PSNR dB | SSIM | SVG bytes | s/image |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for set_name, by_budget in doc["summary"].items():
-        for budget, by_mode in by_budget.items():
-            for mode, s in by_mode.items():
-                flag = f" ({s['over_budget']} over)" if s.get("over_budget") else ""
-                lines.append(
-                    f"| {set_name} | {budget} | {mode} | {s['n']} | {s['paths']:.1f}{flag} | "
-                    f"{s['psnr']:.2f} | {s['ssim']:.3f} | {s['bytes']:.0f} | "
-                    f"{s['seconds']:.2f} |"
-                )
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
