@@ -140,6 +140,12 @@ class Vectorizer:
         budget = cfg.max_paths
         # Every region is one outline; holes onto transparency cost one more each.
         regions = max(1, budget - void_holes(drawn.astype(np.int32)))
+        if cfg.max_colors is not None:
+            # A palette merges neighbours of one colour afterwards; regions much smaller
+            # than a few superpixels would only become speckles of it (measured on photos
+            # at K=16: 2,056 outlines and 49 KB gzip at 26.4 dB with superpixel-sized
+            # regions, 669 outlines and 26 KB at 27.0 dB with four superpixels each).
+            regions = min(regions, max(1, int(n_px / (4 * preset.px_per_superpixel))))
         n_super = int(min(max(2 * regions, n_px / preset.px_per_superpixel), n_px / 3))
         seg = segment(
             work,
