@@ -309,6 +309,9 @@ def region_colors(
 #: and its colour is a blend of two neighbours' (within this distance, premultiplied RGBA).
 SLIVER_EDGE_SHARE = 0.8
 SLIVER_BLEND_DISTANCE = 0.08
+#: Thin regions smaller than this (pixels) that blend no two neighbours are folded into
+#: the neighbour closest in colour (specks along edges; real lines are longer).
+SLIVER_MAX_STRAY = 48
 
 
 def absorb_slivers(
@@ -339,11 +342,19 @@ def absorb_slivers(
     for i, j in pairs.tolist():
         neigh.setdefault(i, set()).add(j)
         neigh.setdefault(j, set()).add(i)
+    # Transparency is a neighbour too (premultiplied colour 0): edges against it blend.
+    pm[0] = 0.0
+    near_void = np.bincount(
+        labels[ndimage.binary_dilation(labels == 0, structure=_CROSS) & (labels > 0)],
+        minlength=k + 1,
+    )
     # For every thin region: is its colour on a segment between two of its neighbours?
     blend_pair: dict[int, tuple[int, int]] = {}
     for r in np.flatnonzero(thin).tolist():
         cand = sorted(n for n in neigh.get(r, ()) if not thin[n])
-        best = (SLIVER_BLEND_DISTANCE, (0, 0))
+        if near_void[r]:
+            cand = [0, *cand]
+        best: tuple[float, tuple[int, int] | None] = (SLIVER_BLEND_DISTANCE, None)
         for ai, a in enumerate(cand):
             for b in cand[ai + 1 :]:
                 d = pm[b] - pm[a]
@@ -351,8 +362,12 @@ def absorb_slivers(
                 dist = float(np.linalg.norm(pm[a] + t * d - pm[r]))
                 if dist < best[0]:
                     best = (dist, (a, b))
-        if best[1] != (0, 0):
+        if best[1] is not None:
             blend_pair[r] = best[1]
+        elif seg.sizes[r] < SLIVER_MAX_STRAY and cand:
+            # A small thin region of no clear blend: give it to its closest neighbour.
+            closest = min(cand, key=lambda n: float(((pm[n] - pm[r]) ** 2).sum()))
+            blend_pair[r] = (closest, closest)
     if not blend_pair:
         return labels
     out = labels.copy()

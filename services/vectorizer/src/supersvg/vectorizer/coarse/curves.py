@@ -20,6 +20,8 @@ __all__ = ["fit_ring"]
 _ARM = 2
 #: Points on each side used to estimate a smooth tangent (noise averages out).
 _TANGENT_ARM = 6
+#: Curve parameters at which a fit is checked for straying from its points.
+_PROBES = np.linspace(0.0, 1.0, 17)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -114,6 +116,15 @@ def _fit_run(  # noqa: PLR0917 - a recursive helper
     p0, p3 = pts[0], pts[-1]
     chord = p3 - p0
     length = float(np.linalg.norm(chord))
+    if length < 1e-9 and len(pts) > 3:
+        # A closed run (a ring with a single corner): cut it at its farthest point.
+        i = int(np.argmax(np.linalg.norm(pts - p0, axis=1)))
+        if 0 < i < len(pts) - 1:
+            a, b = max(i - _TANGENT_ARM, 0), min(i + _TANGENT_ARM, len(pts) - 1)
+            tan = _unit(pts[b] - pts[a])
+            _fit_run(pts[: i + 1], tol[: i + 1], t0, -tan, out, depth + 1)
+            _fit_run(pts[i:], tol[i:], tan, t1, out, depth + 1)
+            return
     if len(pts) <= 3 or length < 1e-9:
         out.append(_line(p0, p3))
         return
@@ -129,9 +140,15 @@ def _fit_run(  # noqa: PLR0917 - a recursive helper
         ctrl = _fit_one(pts, t0, t1, u)
     err = np.linalg.norm(_bezier(ctrl, u) - pts, axis=1)
     excess = err - tol
-    if np.all(excess <= 0) or depth > 24:
-        out.append(ctrl)
+    # The curve must also stay near the points (a fit can loop out between them).
+    probe = _bezier(ctrl, _PROBES)
+    gap = np.sqrt(((probe[:, None, :] - pts[None, :, :]) ** 2).sum(-1).min(1))
+    strays = bool(np.any(gap > tol.max() + 1.0))
+    if (np.all(excess <= 0) and not strays) or depth > 24:
+        out.append(ctrl if not strays else _line(p0, p3))
         return
+    if np.all(excess <= 0):  # only the curve strays: split in the middle
+        excess = -np.abs(np.arange(len(pts)) - len(pts) / 2.0)
     # Split at the worst interior point with a smooth (shared) tangent there.
     i = int(np.argmax(excess[1:-1])) + 1
     a, b = max(i - _TANGENT_ARM, 0), min(i + _TANGENT_ARM, len(pts) - 1)
