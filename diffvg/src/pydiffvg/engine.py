@@ -39,6 +39,10 @@ DEFAULT_CHUNK_ENTRIES = 1 << 22
 # benchmarks/diffvg_bench.py).
 DENSE_MAX_RATIO = 2.0
 STACK_MAX_RATIO = 6.0
+# A group is canvas-sized when its box covers this share of the canvas; runs of at least
+# MIN_RUN such groups (or of smaller ones) start a chunk of their own.
+LARGE_GROUP_SHARE = 0.125
+MIN_RUN = 4
 
 
 def render_pieces(
@@ -209,11 +213,19 @@ def _plan_chunks(
     factor = np.asarray(has_fill, dtype=np.float64) + 4.0 * np.asarray(has_stroke, np.float64)
     est = (w + 2) * (h + 2) * factor
     piece_end = np.cumsum(counts)
+    # Runs of canvas-sized groups (a layered scene's bottom) get chunks of their own, so
+    # they render densely through the fill stack while small groups stay sparse.
+    large = (w * h >= LARGE_GROUP_SHARE * width * height).astype(np.int64)
+    change = np.flatnonzero(np.diff(large)) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [num_groups]]))
+    breaks = {int(b) for b, n in zip(starts[1:], lengths[1:], strict=True) if n >= MIN_RUN}
+    breaks |= {int(starts[i + 1]) for i in range(len(starts) - 1) if lengths[i] >= MIN_RUN}
     chunks: list[tuple[int, int, int, int]] = []
     start = 0
     acc = 0.0
     for gi in range(num_groups):
-        if gi > start and acc + est[gi] > budget:
+        if gi > start and (acc + est[gi] > budget or gi in breaks):
             chunks.append(
                 (start, gi, int(piece_end[start - 1]) if start else 0, int(piece_end[gi - 1]))
             )

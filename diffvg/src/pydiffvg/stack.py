@@ -30,7 +30,11 @@ __all__ = ["STACK_WORKSPACE_BYTES", "fill_stack"]
 # Bytes of dense workspace one band may use (three [pixels, layers] buffers). Sized so a
 # band's buffers stay in the last-level cache of a CPU; memory use does not grow with the
 # canvas or the layer count beyond this.
-STACK_WORKSPACE_BYTES = 24 << 20
+STACK_WORKSPACE_BYTES = 96 << 20
+
+# Opacity is scaled by _KEEP in 1 - a (see raster.OPAQUE_EPS).
+_KEEP = 1 - OPAQUE_EPS
+_ONE = torch.ones(())
 
 
 @dataclass
@@ -177,19 +181,17 @@ def _plan(
 
 
 class _Band:
-    """One band of rows of the dense pass: coverage ``x`` ``[pixels, layers]`` and
-    ``y`` ``[pixels, layers + 1]`` (exclusive prefix of ``log(1 - alpha)`` down the stack,
-    then transmittance), recomputed identically in the forward and backward passes."""
+    """One band of rows of the dense pass, recomputed identically in the forward and
+    backward passes: coverage ``x`` ``[pixels, layers]`` and transmittance ``t``
+    ``[pixels, layers]`` (product of ``1 - alpha`` over the layers above)."""
 
     def __init__(self, plan: _Plan, like: torch.Tensor) -> None:
-        n = plan.band_rows * plan.stride
+        n = plan.band_rows * plan.stride * plan.layers
         self.plan = plan
-        self.xbuf = like.new_empty(n * plan.layers)
-        self.ybuf = like.new_empty(n * (plan.layers + 1))
+        self.xbuf = like.new_empty(n)
+        self.tbuf = like.new_empty(n)
 
-    def run(
-        self, k: int, alpha: torch.Tensor, log1m: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def run(self, k: int, alpha: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Fill band ``k``; returns (x, t, edge positions in the band, edge coverage)."""
         p = self.plan
         r0 = k * p.band_rows
@@ -216,15 +218,27 @@ class _Band:
         torch.threshold_(x, 1e-6, 0.0)
         e0, e1 = p.edge_cut[k], p.edge_cut[k + 1]
         epos = p.edge_idx[e0:e1] - base
-        epix, ecol = epos // p.layers, epos % p.layers
         ecov = x.view(-1)[epos]
-        y = self.ybuf[: npix * (p.layers + 1)].view(npix, p.layers + 1)
-        y[:, 0].zero_()
-        torch.mul(x, log1m, out=y[:, 1:])
-        # Interior coverage is 0 or 1, so x * log(1 - a) is exact there; edges get the log.
-        y[epix, ecol + 1] = torch.log1p(-ecov * alpha[ecol] * (1 - OPAQUE_EPS))
-        y.cumsum_(1)
-        return x, y, epos, ecov
+        # t[:, l] = prod over the layers above l (columns < l) of (1 - alpha x); a product
+        # scan instead of exp(sum of logs): no transcendental function on dense cells.
+        t = self.tbuf[: npix * p.layers].view(npix, p.layers)
+        t[:, 0] = 1.0
+        torch.addcmul(_ONE.to(x), x[:, :-1], -(alpha[:-1] * _KEEP), out=t[:, 1:])
+        t.cumprod_(1)
+        return x, t, epos, ecov
+
+
+def _log_transmittance(
+    x: torch.Tensor, epos: torch.Tensor, ecov: torch.Tensor, alpha: torch.Tensor
+) -> torch.Tensor:
+    """sum over layers of log(1 - alpha x): exact as x * log(1 - alpha) where x is 0 or 1,
+    corrected at edge cells."""
+    nl = alpha.shape[0]
+    log1m = torch.log1p(-alpha * _KEEP)
+    logt = torch.mv(x, log1m)
+    col = epos % nl
+    fix = torch.log1p(-ecov * alpha[col] * _KEEP) - ecov * log1m[col]
+    return logt.index_add_(0, epos // nl, fix)
 
 
 class _FillStack(torch.autograd.Function):
@@ -244,15 +258,13 @@ class _FillStack(torch.autograd.Function):
         npix = plan.rows * plan.stride
         out = alpha.new_empty((npix, 4))
         logt = alpha.new_empty(npix)
-        log1m = torch.log1p(-alpha * (1 - OPAQUE_EPS))
         weights = torch.cat([alpha[:, None] * rgb, alpha[:, None]], dim=1)  # [L, 4]
         band = _Band(plan, alpha)
         for k in range(len(plan.dep_cut) - 1):
-            x, y, _, _ = band.run(k, alpha, log1m)
+            x, t, epos, ecov = band.run(k, alpha)
             p0 = k * plan.band_rows * plan.stride
             p1 = p0 + x.shape[0]
-            logt[p0:p1] = y[:, plan.layers]
-            t = y[:, : plan.layers].exp_()
+            logt[p0:p1] = _log_transmittance(x, epos, ecov, alpha)
             torch.mm(t.mul_(x), weights, out=out[p0:p1])
         return out, logt
 
@@ -263,11 +275,9 @@ class _FillStack(torch.autograd.Function):
         edge_cov, alpha, rgb = ctx.saved_tensors
         plan: _Plan = ctx.plan
         nl = plan.layers
-        log1m = torch.log1p(-alpha * (1 - OPAQUE_EPS))
         weights = torch.cat([alpha[:, None] * rgb, alpha[:, None]], dim=1)
-        keep = 1 - OPAQUE_EPS
-        # d log(1 - a x) / d(a x) = -keep / (1 - a x keep); interior cells have x = 1.
-        slope = keep / (1 - alpha * keep)
+        # d log(1 - a x) / d(a x) = -KEEP / (1 - a x KEEP); interior cells have x = 1.
+        slope = _KEEP / (1 - alpha * _KEEP)
         g_weights = weights.new_zeros((nl, 4))
         g_alpha_log = alpha.new_zeros(nl)
         g_edge = edge_cov.new_zeros(edge_cov.shape)
@@ -275,12 +285,11 @@ class _FillStack(torch.autograd.Function):
         zbuf = alpha.new_empty(plan.band_rows * plan.stride * nl)
         g_out = g_out.contiguous()
         for k in range(len(plan.dep_cut) - 1):
-            x, y, epos, ecov = band.run(k, alpha, log1m)
+            x, t, epos, ecov = band.run(k, alpha)
             epix, ecol = epos // nl, epos % nl
             p0 = k * plan.band_rows * plan.stride
             p1 = p0 + x.shape[0]
             gb = g_out[p0:p1]
-            t = y[:, :nl].exp_()
             t_edge = t[epix, ecol]
             w = t.mul_(x)  # weight of each layer's colour: x * T (alpha is in `weights`)
             g_weights += (gb.T @ w).T
@@ -294,7 +303,7 @@ class _FillStack(torch.autograd.Function):
             r_edge = r[epix, ecol]
             g_alpha_log -= slope * r.mul_(x).sum(0)
             a_edge = alpha[ecol]
-            slope_edge = keep / (1 - a_edge * ecov * keep)
+            slope_edge = _KEEP / (1 - a_edge * ecov * _KEEP)
             g_alpha_log.index_add_(0, ecol, ecov * (slope[ecol] - slope_edge) * r_edge)
             e0, e1 = plan.edge_cut[k], plan.edge_cut[k + 1]
             g_edge[e0:e1] = z_edge * t_edge - a_edge * slope_edge * r_edge
