@@ -182,3 +182,44 @@ def test_stack_matches_sparse_entries_through_render(monkeypatch: pytest.MonkeyP
         )
         > 0.9999
     )
+
+
+def test_layered_polygons_put_the_canvas_sized_bottom_in_the_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = importlib.import_module("pydiffvg.engine")
+    used: list[object] = []
+    real = engine.fill_stack
+    monkeypatch.setattr(
+        engine, "fill_stack", lambda *a, **k: used.append(k["box"]) or real(*a, **k)
+    )
+    size = 40
+    gen = torch.Generator().manual_seed(8)
+    loops, sizes = [], []
+    for i in range(16):  # 4 canvas-sized polygons under 12 small ones
+        n = 20 + 3 * i
+        radius = 0.5 * size if i < 4 else 3.0
+        centre = torch.rand(2, generator=gen) * size
+        ang = torch.sort(torch.rand(n, generator=gen) * 2 * torch.pi).values
+        r = radius * (0.7 + 0.3 * torch.rand(n, generator=gen))
+        loops.append(centre + torch.stack([r * torch.cos(ang), r * torch.sin(ang)], 1))
+        sizes.append(n)
+    verts = torch.cat(loops).requires_grad_(True)
+    colours = torch.rand(16, 4, generator=gen)
+    colours[:, 3] = 1.0
+    colours.requires_grad_(True)
+
+    def draw() -> torch.Tensor:
+        return pydiffvg.render_polygons(
+            verts, sizes, list(range(16)), colours, width=size, height=size
+        )
+
+    layered = draw()
+    assert len(used) == 1  # the bottom run alone went through the stack
+    g_layered = torch.autograd.grad(layered.square().sum(), [verts, colours])
+    monkeypatch.setattr(engine, "_dense_box", lambda *a, **k: None)
+    sparse = draw()
+    g_sparse = torch.autograd.grad(sparse.square().sum(), [verts, colours])
+    assert torch.allclose(layered, sparse, atol=1e-4)
+    for x, y in zip(g_layered, g_sparse, strict=True):
+        assert cosine(x, y) > 0.9999
