@@ -1,13 +1,19 @@
 """Speed, memory and quality of the pydiffvg renderer.
 
-Speed/memory: forward+backward time and peak memory for 16 / 256 / 1024 closed cubic paths
-(4 segments each), superpixel-sized and image-sized, at 256 and 512 px, in a fresh
-subprocess per case (peak RSS from ``resource.getrusage``; on CUDA
-``torch.cuda.max_memory_allocated``). Quality (``--quality``): accuracy against resvg on
-the 50-scene suite of the unit tests, gradient-vs-finite-difference cosines and the
-optimisation PSNR.
+Speed/memory: forward and backward time (``render`` then ``sum(img^2).backward()``) and
+peak memory of closed 4-cubic blobs (one shape per group, colours with alpha),
+superpixel-sized and canvas-sized, and of a layered scene like the vectorizer's (a few
+canvas-sized opaque polygons under small ones, through ``render_polygons``), each in a
+fresh subprocess (peak RSS from ``resource.getrusage``; on CUDA
+``torch.cuda.max_memory_allocated``). Every case runs twice in the same session: with the
+current engine and with a baseline revision's ``diffvg/src`` (``--baseline REV``, default
+the revision before the edge-driven fill stack), extracted with ``git archive`` into
+``benchmarks/.work/``, and the table gives the ratio. Quality (``--quality``): accuracy
+against resvg on the 50-scene suite of the unit tests, gradient-vs-finite-difference
+cosines and the optimisation PSNR.
 
-Usage: python benchmarks/diffvg_bench.py --out benchmarks/results [--quality] [--quick]
+Usage: python benchmarks/diffvg_bench.py --out benchmarks/results [--baseline REV]
+       [--full] [--quick] [--quality]
 """
 
 from __future__ import annotations
@@ -22,18 +28,35 @@ import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
 from machine_info import cpu_model
 
-COUNTS = (16, 256, 1024)
-RESOLUTIONS = (256, 512)
-KINDS = ("superpixel", "image")
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / ".work"
 THREADS = 2
 TIME_BUDGET_S = 20.0
 LONG_STEP_S = 5.0
+# (count, size, kind): the scenes of the renderer's speed targets, then the rest of the
+# matrix (``--full``).
+TARGET_CASES = (
+    (256, 256, "superpixel"),
+    (256, 256, "image"),
+    (1024, 512, "image"),
+    (256, 256, "layered"),
+)
+FULL_CASES = tuple(
+    (count, size, kind)
+    for size in (256, 512)
+    for kind in ("superpixel", "image")
+    for count in (16, 256, 1024)
+    if (count, size, kind) not in TARGET_CASES
+)
+# Added by the edge-driven fill stack; the baseline default is the revision before it.
+STACK_MODULE = "diffvg/src/pydiffvg/stack.py"
 
 
 def _scene(count: int, size: int, kind: str, seed: int = 0) -> tuple[list[Any], list[Any]]:
@@ -62,6 +85,33 @@ def _scene(count: int, size: int, kind: str, seed: int = 0) -> tuple[list[Any], 
     return shapes, groups
 
 
+def _layered(count: int, size: int, seed: int = 0) -> tuple[Any, list[int], Any]:
+    """A layered scene as the vectorizer draws it: 16 canvas-sized opaque polygons at the
+    bottom, ``count - 16`` small ones on top (mostly opaque), 20-60 vertices each.
+    Returns (vertices [N, 2], loop sizes, colours [G, 4]), one loop per group."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    loops, sizes, colours = [], [], []
+    for i in range(count):
+        big = i < 16
+        n = int(torch.randint(20, 61, (1,), generator=gen))
+        radius = (
+            (0.35 + 0.2 * float(torch.rand(1, generator=gen))) * size
+            if big
+            else (0.02 + 0.05 * float(torch.rand(1, generator=gen))) * size
+        )
+        centre = torch.rand(2, generator=gen) * size
+        ang = torch.sort(torch.rand(n, generator=gen) * 2 * math.pi).values
+        r = radius * (0.7 + 0.3 * torch.rand(n, generator=gen))
+        loops.append(centre + torch.stack([r * torch.cos(ang), r * torch.sin(ang)], 1))
+        sizes.append(n)
+        colour = torch.rand(4, generator=gen)
+        colour[3] = 1.0 if big or i % 4 else 0.7 + 0.3 * colour[3]
+        colours.append(colour)
+    return torch.cat(loops), sizes, torch.stack(colours)
+
+
 def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Measure one case in this process (called in a fresh subprocess)."""
     import torch
@@ -70,49 +120,71 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
 
     torch.set_num_threads(int(spec["threads"]))
     device = torch.device(spec["device"])
-    shapes, groups = _scene(spec["count"], spec["size"], spec["kind"])
-    if device.type == "cuda":
-        for s in shapes:
-            s.points = s.points.detach().to(device).requires_grad_(True)
-        for g in groups:
-            g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
+    size = spec["size"]
+    if spec["kind"] == "layered":
+        verts, sizes, colours = _layered(spec["count"], size)
+        verts = verts.to(device).requires_grad_(True)
+        colours = colours.to(device).requires_grad_(True)
+        groups_of_loops = list(range(len(sizes)))
+
+        def draw() -> Any:
+            return pydiffvg.render_polygons(
+                verts, sizes, groups_of_loops, colours, width=size, height=size
+            )
+    else:
+        shapes, groups = _scene(spec["count"], size, spec["kind"])
+        if device.type == "cuda":
+            for s in shapes:
+                s.points = s.points.detach().to(device).requires_grad_(True)
+            for g in groups:
+                g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
+
+        def draw() -> Any:
+            return pydiffvg.render(shapes, groups, width=size, height=size, samples=2)
+
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-    cpu_times: list[float] = []
-
-    def step() -> float:
+    def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
+
+    def step() -> tuple[float, float, float]:
+        """(forward s, backward s, CPU s of this process)."""
+        sync()
         cpu_start = time.process_time()
         start = time.perf_counter()
-        img = pydiffvg.render(shapes, groups, width=spec["size"], height=spec["size"], samples=2)
+        img = draw()
+        sync()
+        mid = time.perf_counter()
         img.square().sum().backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        cpu_times.append(time.process_time() - cpu_start)
-        return time.perf_counter() - start
+        sync()
+        end = time.perf_counter()
+        return mid - start, end - mid, time.process_time() - cpu_start
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times = [step()]  # warm-up (allocator, caches)
-    measured: list[float] = []
-    if times[0] > LONG_STEP_S:
+    first = step()  # warm-up (allocator, caches)
+    measured: list[tuple[float, float, float]] = []
+    if first[0] + first[1] > LONG_STEP_S:
         # Steps this long are not dominated by warm-up effects: count the first one.
-        measured.append(times[0])
-        cpu_times.insert(0, cpu_times[0])
-    while len(measured) < 5 and sum(measured) < TIME_BUDGET_S:
+        measured.append(first)
+    while len(measured) < 5 and sum(f + b for f, b, _ in measured) < TIME_BUDGET_S:
         measured.append(step())
+    total = [f + b for f, b, _ in measured]
     out = {
         **spec,
-        "warmup_s": times[0],
+        "warmup_s": first[0] + first[1],
         "runs": len(measured),
-        "median_ms": 1e3 * statistics.median(measured),
-        "min_ms": 1e3 * min(measured),
+        "median_ms": 1e3 * statistics.median(total),
+        "min_ms": 1e3 * min(total),
+        "fwd_ms": 1e3 * statistics.median(f for f, _, _ in measured),
+        "bwd_ms": 1e3 * statistics.median(b for _, b, _ in measured),
         # CPU seconds of this process (all threads) per step: less sensitive to other
         # jobs than wall time on a shared machine.
-        "cpu_ms": 1e3 * statistics.median(cpu_times[1:]),
+        "cpu_ms": 1e3 * statistics.median(c for _, _, c in measured),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "base_rss_mb": base_rss / 2**20,
+        "pydiffvg": str(Path(pydiffvg.__file__).parent),
     }
     if device.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
@@ -136,9 +208,40 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def _run_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def default_baseline() -> str:
+    """The revision before the one that added the edge-driven fill stack."""
+    added = _git("log", "--diff-filter=A", "--format=%H", "--", STACK_MODULE).splitlines()
+    if not added:
+        raise SystemExit(f"cannot find the commit that added {STACK_MODULE}; pass --baseline")
+    return _git("rev-parse", added[-1] + "^")
+
+
+def extract_baseline(rev: str) -> Path:
+    """``diffvg/src`` of ``rev`` under benchmarks/.work/<sha>; returns the import root."""
+    sha = _git("rev-parse", "--verify", rev + "^{commit}")
+    dest = WORK / f"pydiffvg-{sha[:12]}"
+    src = dest / "diffvg" / "src"
+    if not (src / "pydiffvg" / "__init__.py").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        blob = subprocess.run(
+            ["git", "archive", sha, "diffvg/src"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            tar.extractall(dest, filter="data")
+    return src
+
+
+def _run_subprocess(spec: dict[str, Any], pythonpath: Path | None) -> dict[str, Any]:
     # Passive waiting: spinning OpenMP workers only steal cycles on a shared machine.
     env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "OMP_WAIT_POLICY": "PASSIVE"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, __file__, "--case", json.dumps(spec)],
         env=env,
@@ -152,65 +255,85 @@ def _run_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def speed(out_dir: Path, device: str, quick: bool) -> None:
+def speed(out_dir: Path, device: str, cases: list[tuple[int, int, str]], baseline: str) -> None:
+    base_src = extract_baseline(baseline)
     results = []
     load_before = os.getloadavg()
-    specs = [
-        {"device": device, "threads": THREADS, "count": count, "size": size, "kind": kind}
-        for size in RESOLUTIONS
-        for kind in KINDS
-        for count in COUNTS
-        if not (quick and (count == 1024 or size == 512))
-    ]
-    if device == "cpu":
-        # One thread as well: on a loaded machine two-thread ops wait for a second core.
-        specs += [{**s, "threads": 1} for s in specs if s["kind"] == "superpixel"]
-    for spec in specs:
-        res = _run_subprocess(spec)
-        res["loadavg_1m"] = os.getloadavg()[0]
-        results.append(res)
-        print(json.dumps(res), flush=True)
+    for count, size, kind in cases:
+        spec = {"device": device, "threads": THREADS, "count": count, "size": size, "kind": kind}
+        pair = {}
+        for engine, path in (("current", None), ("baseline", base_src)):
+            res = _run_subprocess({**spec, "engine": engine}, path)
+            res["loadavg_1m"] = os.getloadavg()[0]
+            print(json.dumps(res), flush=True)
+            pair[engine] = res
+        results.append(pair)
     payload = {
-        "benchmark": "pydiffvg forward+backward (render + sum(img^2).backward), 2x2 samples",
+        "benchmark": "pydiffvg forward and backward (render + sum(img^2).backward()), "
+        "2x2 samples, current engine beside a baseline revision in the same run",
         "machine": _machine(),
         "device": device,
+        "baseline_revision": _git("rev-parse", baseline),
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
-        "note": "shared machine: other jobs were running; loadavg is recorded per case",
+        "note": "shared machine: other jobs may be running; loadavg is recorded per case",
         "cases": results,
     }
     name = "diffvg_cpu" if device == "cpu" else "diffvg_cuda"
     (out_dir / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out_dir / f"{name}.md").write_text(_table(payload))
+
+
+def _table(payload: dict[str, Any]) -> str:
+    device = payload["device"]
+    cuda = device != "cpu"
+    load_before, load_after = payload["loadavg_before"][0], payload["loadavg_after"][0]
     lines = [
-        f"# pydiffvg forward+backward on {device}",
+        f"# pydiffvg forward and backward on {device}",
         "",
         f"Machine: {payload['machine']['cpu']}, {payload['machine']['logical_cpus']} logical "
-        f"CPUs, torch {payload['machine']['torch']}, torch threads as listed"
-        + (f", GPU {payload['machine'].get('cuda_device')}" if device != "cpu" else "")
-        + ".",
-        f"Load average (1 min) before: {load_before[0]:.2f}, after: {os.getloadavg()[0]:.2f} "
-        "(shared machine; re-run on a quiet one for clean numbers).",
+        f"CPUs, torch {payload['machine']['torch']}, {THREADS} torch threads"
+        + (f", GPU {payload['machine'].get('cuda_device')}" if cuda else "")
+        + f". Baseline: `{payload['baseline_revision'][:12]}` (the engine before the "
+        "edge-driven fill stack), run in the same session.",
+        f"Load average (1 min) before: {load_before:.2f}, after: {load_after:.2f}"
+        + (
+            " (busy machine: wall times are inflated)."
+            if max(load_before, load_after) > 1.5
+            else "."
+        ),
         "",
-        "Times are forward + backward per step; `cpu ms` is this process's CPU time per step "
-        "(all threads), a load-insensitive estimate of the wall time on a quiet machine.",
+        "Scenes: closed 4-cubic blobs, one shape per group, colours with alpha "
+        "(`superpixel`: each covers its share of the canvas; `image`: canvas-sized); "
+        "`layered`: 16 canvas-sized opaque polygons under small ones (20-60 vertices, "
+        "`render_polygons`). Times are medians per step; `cpu ms` is the process's CPU "
+        "time per step (all threads); speed-up = baseline total / current total.",
         "",
-        "| px | shapes | paths | threads | median ms | min ms | cpu ms | peak RSS MB | load 1m |"
-        + (" peak CUDA MB |" if device != "cpu" else ""),
-        "|---|---|---|---|---|---|---|---|---|" + ("---|" if device != "cpu" else ""),
+        "| px | scene | shapes | engine | fwd ms | bwd ms | total ms | min ms | cpu ms "
+        "| peak RSS MB | load 1m | speed-up |" + (" peak CUDA MB |" if cuda else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda else ""),
     ]
-    for r in results:
-        if "error" in r:
-            lines.append(f"| {r['size']} | {r['kind']} | {r['count']} | error: {r['error']} |")
-            continue
-        row = (
-            f"| {r['size']} | {r['kind']} | {r['count']} | {r['threads']} | "
-            f"{r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['cpu_ms']:.1f} | "
-            f"{r['peak_rss_mb']:.0f} | {r['loadavg_1m']:.2f} |"
+    for pair in payload["cases"]:
+        cur, base = pair["current"], pair["baseline"]
+        ratio = (
+            f"{base['median_ms'] / cur['median_ms']:.1f}x"
+            if "error" not in cur and "error" not in base
+            else "n/a"
         )
-        if device != "cpu":
-            row += f" {r['peak_cuda_mb']:.0f} |"
-        lines.append(row)
-    (out_dir / f"{name}.md").write_text("\n".join(lines) + "\n")
+        for engine, r in (("current", cur), ("baseline", base)):
+            head = f"| {r['size']} | {r['kind']} | {r['count']} | {engine} |"
+            if "error" in r:
+                lines.append(f"{head} error: {r['error']} |")
+                continue
+            row = (
+                f"{head} {r['fwd_ms']:.0f} | {r['bwd_ms']:.0f} | {r['median_ms']:.0f} | "
+                f"{r['min_ms']:.0f} | {r['cpu_ms']:.0f} | {r['peak_rss_mb']:.0f} | "
+                f"{r['loadavg_1m']:.2f} | {ratio if engine == 'current' else ''} |"
+            )
+            if cuda:
+                row += f" {r['peak_cuda_mb']:.0f} |"
+            lines.append(row)
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- quality
@@ -395,7 +518,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quality", action="store_true", help="also measure quality")
+    parser.add_argument("--full", action="store_true", help="also the rest of the matrix")
     parser.add_argument("--quick", action="store_true", help="skip the 512 px / 1024-path cases")
+    parser.add_argument("--baseline", help="revision to compare with (default: before the stack)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -406,9 +531,13 @@ def main() -> None:
     if not args.skip_speed:
         import torch
 
-        speed(args.out, "cpu", args.quick)
+        cases = list(TARGET_CASES) + (list(FULL_CASES) if args.full else [])
+        if args.quick:
+            cases = [c for c in cases if c[0] < 1024 and c[1] < 512]
+        baseline = args.baseline or default_baseline()
+        speed(args.out, "cpu", cases, baseline)
         if torch.cuda.is_available():
-            speed(args.out, "cuda", args.quick)
+            speed(args.out, "cuda", cases, baseline)
     if args.quality:
         quality(args.out)
 

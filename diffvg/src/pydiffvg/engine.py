@@ -23,12 +23,26 @@ from pydiffvg.raster import (
     stroke_entries,
 )
 from pydiffvg.shape import Color, LinearGradient, RadialGradient
+from pydiffvg.stack import fill_stack
 
 __all__ = ["DEFAULT_CHUNK_ENTRIES", "render_pieces"]
 
 # Sparse entries handled at once; larger scenes are split into painter-ordered chunks of
 # groups whose intermediates are recomputed in the backward pass.
 DEFAULT_CHUNK_ENTRIES = 1 << 22
+
+# Largest ratio of dense cells (layers x union-box pixels) to the groups' own box area at
+# which a chunk is rendered densely. Dense layers with autograd (strokes, gradient paints)
+# avoid the sort and gathers of sparse entries but cost a cumulative sum across layers:
+# they win once shapes cover half of the union box. The edge-driven stack of solid fills
+# costs a few in-place passes per dense cell and wins much earlier (measured in
+# benchmarks/diffvg_bench.py).
+DENSE_MAX_RATIO = 2.0
+STACK_MAX_RATIO = 6.0
+# A group is canvas-sized when its box covers this share of the canvas; runs of at least
+# MIN_RUN such groups (or of smaller ones) start a chunk of their own.
+LARGE_GROUP_SHARE = 0.125
+MIN_RUN = 4
 
 
 def render_pieces(
@@ -79,6 +93,24 @@ def render_pieces(
         grad_on = torch.is_grad_enabled()
         for g0, g1, p0, p1 in chunks:
             args = (pieces.a[p0:p1], pieces.b[p0:p1], pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
+            solid_fills = not any(has_stroke[g0:g1]) and not any(
+                2 * g0 <= lid < 2 * g1 for lid, _ in gradients
+            )
+            box = _dense_box(
+                args[0],
+                args[1],
+                ha=args[2],
+                hb=args[3],
+                group=pieces.group[p0:p1] - g0,
+                has_fill=has_fill[g0:g1],
+                has_stroke=has_stroke[g0:g1],
+                width=width,
+                height=height,
+                max_ratio=STACK_MAX_RATIO if solid_fills else DENSE_MAX_RATIO,
+            )
+            # Solid fills rendered densely go through the edge-driven stack, which keeps
+            # no dense intermediates for backward: checkpointing it would only add work.
+            stacked = box is not None and solid_fills
 
             def run(  # noqa: PLR0917
                 a: torch.Tensor,
@@ -90,6 +122,8 @@ def render_pieces(
                 g1: int = g1,
                 p0: int = p0,
                 p1: int = p1,
+                box: tuple[int, int, int, int] | None = box,
+                stacked: bool = stacked,
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
                 return _render_chunk(
                     a,
@@ -104,12 +138,14 @@ def render_pieces(
                     g0=g0,
                     solid=solid_t,
                     gradients=gradients,
+                    box=box,
+                    stacked=stacked,
                     width=width,
                     height=height,
                     samples=samples,
                 )
 
-            if len(chunks) > 1 and grad_on:
+            if len(chunks) > 1 and grad_on and not stacked:
                 c_col, c_cov, c_logt = checkpoint(run, *args, use_reentrant=False)
             else:
                 c_col, c_cov, c_logt = run(*args)
@@ -177,11 +213,19 @@ def _plan_chunks(
     factor = np.asarray(has_fill, dtype=np.float64) + 4.0 * np.asarray(has_stroke, np.float64)
     est = (w + 2) * (h + 2) * factor
     piece_end = np.cumsum(counts)
+    # Runs of canvas-sized groups (a layered scene's bottom) get chunks of their own, so
+    # they render densely through the fill stack while small groups stay sparse.
+    large = (w * h >= LARGE_GROUP_SHARE * width * height).astype(np.int64)
+    change = np.flatnonzero(np.diff(large)) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [num_groups]]))
+    breaks = {int(b) for b, n in zip(starts[1:], lengths[1:], strict=True) if n >= MIN_RUN}
+    breaks |= {int(starts[i + 1]) for i in range(len(starts) - 1) if lengths[i] >= MIN_RUN}
     chunks: list[tuple[int, int, int, int]] = []
     start = 0
     acc = 0.0
     for gi in range(num_groups):
-        if gi > start and acc + est[gi] > budget:
+        if gi > start and (acc + est[gi] > budget or gi in breaks):
             chunks.append(
                 (start, gi, int(piece_end[start - 1]) if start else 0, int(piece_end[gi - 1]))
             )
@@ -207,15 +251,30 @@ def _render_chunk(
     g0: int,
     solid: torch.Tensor,
     gradients: list[tuple[int, LinearGradient | RadialGradient]],
+    box: tuple[int, int, int, int] | None,
+    stacked: bool,
     width: int,
     height: int,
     samples: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Render groups ``g0..`` densely over ``box`` (None: sparse entries); ``stacked``
+    chunks (solid fills only) take the edge-driven path of :mod:`pydiffvg.stack`."""
     dev = a.device
     ng = even_odd.shape[0]
     layers = torch.arange(ng, device=dev) * 2 + 2 * g0
     fill_groups = torch.tensor(has_fill, dtype=torch.bool, device=dev)
     fill_sel = torch.nonzero(fill_groups[group]).squeeze(1)
+    if stacked and box is not None:
+        return fill_stack(
+            a[fill_sel],
+            b[fill_sel],
+            group[fill_sel],
+            even_odd=even_odd,
+            colors=solid[2 * g0 : 2 * (g0 + ng) : 2],
+            box=box,
+            width=width,
+            height=height,
+        )
     stroke_entries_ = None
     if any(has_stroke):
         stroke_groups = torch.tensor(has_stroke, dtype=torch.bool, device=dev)
@@ -231,17 +290,6 @@ def _render_chunk(
             height=height,
             samples=samples,
         )
-    box = _dense_box(
-        a,
-        b,
-        ha=ha,
-        hb=hb,
-        group=group,
-        has_fill=has_fill,
-        has_stroke=has_stroke,
-        width=width,
-        height=height,
-    )
     if box is not None:
         return _render_dense(
             a[fill_sel],
@@ -296,9 +344,11 @@ def _dense_box(
     has_stroke: list[bool],
     width: int,
     height: int,
+    max_ratio: float,
 ) -> tuple[int, int, int, int] | None:
     """The pixel box to render densely, or None when the chunk's shapes cover too little
-    of their union box for dense layers to pay off."""
+    of their union box for dense layers to pay off: dense cells (layers x box pixels) may
+    be at most ``max_ratio`` times the sum of the groups' own boxes."""
     ng = len(has_fill)
     if ng < 2 or a.shape[0] == 0:
         return None
@@ -321,9 +371,7 @@ def _dense_box(
     y1 = min(int(torch.floor(hi_y[ok].max())), height - 1)
     layers = ng * (2 if any(has_stroke) else 1)
     dense_cells = layers * (x1 - x0 + 1) * (y1 - y0 + 1)
-    # Dense cells avoid the sort and gathers of sparse entries but also cost a cumulative
-    # sum across layers; they win once shapes cover at least half of the union box.
-    return (x0, y0, x1, y1) if dense_cells <= 2.0 * area else None
+    return (x0, y0, x1, y1) if dense_cells <= max_ratio * area else None
 
 
 def _render_dense(

@@ -23,11 +23,22 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Entries", "composite", "fill_entries", "group_boxes", "ragged_arange", "stroke_entries"]
+__all__ = [
+    "OPAQUE_EPS",
+    "Entries",
+    "apply_rule",
+    "box_fragments",
+    "composite",
+    "fill_entries",
+    "fragments",
+    "group_boxes",
+    "ragged_arange",
+    "stroke_entries",
+]
 
-# Opacity is scaled by (1 - _OPAQUE_EPS) inside log(1 - a) so a fully opaque layer keeps a
+# Opacity is scaled by (1 - OPAQUE_EPS) inside log(1 - a) so a fully opaque layer keeps a
 # finite log and a usable gradient; the leak through it is 1e-6 of the layers below.
-_OPAQUE_EPS = 1e-6
+OPAQUE_EPS = 1e-6
 
 
 def ragged_arange(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,7 +133,7 @@ def fill_entries(
             & (torch.minimum(a[:, 0], b[:, 0]) < width)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    g, cx, cy, dyf, xm = _fragments(a[kidx], b[kidx], group[kidx], width, height)
+    g, cx, cy, dyf, xm = fragments(a[kidx], b[kidx], group[kidx], width, height)
     with torch.no_grad():
         base = off[g] + (cy - by0[g]) * stride[g]
         col0 = torch.minimum((cx - bx0[g]).clamp(min=0), bw[g])
@@ -142,7 +153,7 @@ def fill_entries(
     cs = torch.cumsum(buf, 0)
     prev = torch.where(row_start > 0, cs[(row_start - 1).clamp(min=0)], torch.zeros_like(cs[:1]))
     acc = cs - prev[elem_row]
-    cov = _apply_rule(acc, even_odd[eg])
+    cov = apply_rule(acc, even_odd[eg])
     with torch.no_grad():
         nz = torch.nonzero(inside & (cov.detach() > 1e-6)).squeeze(1)
         erow = elem_row[nz]
@@ -151,7 +162,7 @@ def fill_entries(
     return Entries(pixel, layer, cov[nz])
 
 
-def _fragments(
+def fragments(
     a: torch.Tensor, b: torch.Tensor, pg: torch.Tensor, width: int, height: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Split pieces at pixel-grid lines (clipped to the canvas, deltas left of it folded
@@ -212,7 +223,34 @@ def _fragments(
     return g, cx, cy, dyf[oidx], xm
 
 
-def _apply_rule(acc: torch.Tensor, even_odd: torch.Tensor) -> torch.Tensor:
+def box_fragments(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    group: torch.Tensor,
+    *,
+    box: tuple[int, int, int, int],
+    width: int,
+    height: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`fragments` of the pieces that can reach the pixel box ``(x0, y0, x1, y1)``,
+    keeping those in the box's rows (fragments left of it still carry their height)."""
+    _, y0, x1, y1 = box
+    with torch.no_grad():
+        ay, by_ = a[:, 1], b[:, 1]
+        keep = (
+            (ay != by_)
+            & (torch.maximum(ay, by_) > y0)
+            & (torch.minimum(ay, by_) < y1 + 1)
+            & (torch.minimum(a[:, 0], b[:, 0]) < x1 + 1)
+        )
+        kidx = torch.nonzero(keep).squeeze(1)
+    g, cx, cy, dy, xm = fragments(a[kidx], b[kidx], group[kidx], width, height)
+    with torch.no_grad():
+        ok = torch.nonzero((cy >= y0) & (cy <= y1)).squeeze(1)
+    return g[ok], cx[ok], cy[ok], dy[ok], xm[ok]
+
+
+def apply_rule(acc: torch.Tensor, even_odd: torch.Tensor) -> torch.Tensor:
     """Signed winding area -> coverage (non-zero: clamp |a| to 1; even-odd: fold mod 2)."""
     mag = acc.abs()
     return torch.where(even_odd, 1 - (torch.remainder(mag, 2.0) - 1).abs(), mag.clamp(max=1.0))
@@ -236,26 +274,14 @@ def fill_dense(
     num_groups = even_odd.shape[0]
     buf = a.new_zeros(num_groups * rows * (cols + 1))
     if a.shape[0]:
+        g, cx, cy, dyf, xm = box_fragments(a, b, group, box=box, width=width, height=height)
         with torch.no_grad():
-            ay, by_ = a[:, 1], b[:, 1]
-            keep = (
-                (ay != by_)
-                & (torch.maximum(ay, by_) > y0)
-                & (torch.minimum(ay, by_) < y1 + 1)
-                & (torch.minimum(a[:, 0], b[:, 0]) < x1 + 1)
-            )
-            kidx = torch.nonzero(keep).squeeze(1)
-        g, cx, cy, dyf, xm = _fragments(a[kidx], b[kidx], group[kidx], width, height)
-        with torch.no_grad():
-            ok = torch.nonzero((cy >= y0) & (cy <= y1)).squeeze(1)
-            g, cx, cy = g[ok], cx[ok], cy[ok]
             base = (g * rows + (cy - y0)) * (cols + 1)
             col0 = (cx - x0).clamp(0, cols)
             col1 = (cx + 1 - x0).clamp(0, cols)
-        dyf, xm = dyf[ok], xm[ok]
         buf = buf.index_add(0, base + col0, dyf * (1 - xm)).index_add(0, base + col1, dyf * xm)
     acc = torch.cumsum(buf.view(num_groups, rows, cols + 1), dim=2)[:, :, :cols]
-    cov = _apply_rule(acc.reshape(num_groups, rows * cols), even_odd[:, None])
+    cov = apply_rule(acc.reshape(num_groups, rows * cols), even_odd[:, None])
     # Rounding leaves ~1e-8 residues outside shapes; drop them as the sparse path does.
     return cov * (cov.detach() > 1e-6)
 
@@ -378,7 +404,7 @@ def composite(
         seg_end = torch.repeat_interleave(torch.cumsum(counts, 0) - 1, counts)
     # Colours outside [0, 1] (e.g. mid-optimisation) must not break log(1 - a).
     sa = alpha[order].clamp(0.0, 1.0)
-    log1m = torch.log1p(-sa * (1 - _OPAQUE_EPS))
+    log1m = torch.log1p(-sa * (1 - OPAQUE_EPS))
     cs = torch.cumsum(log1m.to(torch.float64), 0)
     above = torch.exp(cs[seg_end] - cs).to(dt)  # transmittance of the layers on top
     weight = sa * above
@@ -398,7 +424,7 @@ def composite_dense(
     triple as :func:`composite`.
     """
     a = alpha.clamp(0.0, 1.0)
-    log1m = torch.log1p(-a * (1 - _OPAQUE_EPS))
+    log1m = torch.log1p(-a * (1 - OPAQUE_EPS))
     # Transmittance of everything above layer l: exp(sum_{j > l} log(1 - a_j)).
     total = log1m.sum(0)
     above = total - torch.cumsum(log1m, 0)
