@@ -105,6 +105,7 @@ async def test_launch_creates_a_vectorizejob_and_reports_success(
     assert vj["spec"]["backoffLimit"] == 0 and vj["spec"]["priority"] == "high"
     assert vj["spec"]["config"] == {
         "maxPaths": 32,
+        "gradients": "auto",
         "numIterations": 5,
         "preset": "icon",
         "seed": 3,

@@ -62,6 +62,7 @@ def test_job_runs_to_success_with_status_conditions_and_events(
     assert "SUPERSVG_SCHEDULER_ADDR" not in env  # a kubectl-style job sends no reports
     assert json.loads(str(env["SUPERSVG_JOB_CONFIG"])) == {
         "max_paths": 64,
+        "gradients": "auto",
         "num_iterations": 10,
         "preset": "icon",
         "seed": 7,

@@ -107,6 +107,7 @@ def test_defaults_are_applied(schema: CrdSchema) -> None:
     spec = job["spec"]
     assert spec["config"] == {
         "maxPaths": 256,
+        "gradients": "auto",
         "numIterations": 100,
         "preset": "auto",
         "seed": 0,
@@ -129,6 +130,10 @@ BASE: dict[str, Any] = {
     ("change", "where"),
     [
         ({"config": {"maxPaths": 0}}, "spec.config.maxPaths"),
+        ({"config": {"maxPaths": 4097}}, "spec.config.maxPaths"),
+        ({"config": {"maxColors": 0}}, "spec.config.maxColors"),
+        ({"config": {"gradients": "on"}}, "spec.config.gradients"),
+        ({"config": {"numIterations": 10_001}}, "spec.config.numIterations"),
         ({"config": {"preset": "cartoon"}}, "spec.config.preset"),
         ({"config": {"numIterations": -1}}, "spec.config.numIterations"),
         ({"config": {"maxpaths": 10}}, "spec.config"),  # unknown (misspelt) field

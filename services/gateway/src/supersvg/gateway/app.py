@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
+from supersvg.api.jobs import config_problems, priority_from_proto
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.common.ids import is_job_id, new_job_id
 from supersvg.common.storage import (
@@ -49,7 +50,7 @@ from supersvg.gateway.models import (
     CancelResponse,
     ErrorResponse,
     HealthResponse,
-    JobConfigIn,
+    JobConfig,
     JobList,
     JobStatus,
     ResultResponse,
@@ -67,8 +68,6 @@ log = logging.getLogger("supersvg.gateway")
 FORM_OVERHEAD_BYTES = 256 * 1024
 _IDEMPOTENCY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 _STATUS_PATTERN = "^(queued|running|completed|failed|cancelling|cancelled|expired)$"
-_PRIORITY = {"low": pb.PRIORITY_LOW, "normal": pb.PRIORITY_NORMAL, "high": pb.PRIORITY_HIGH}
-_PRIORITY_NAME = {v: k for k, v in _PRIORITY.items()}
 _SERVED_ARTIFACTS = {
     "output.svg": "image/svg+xml",
     "preview.png": "image/png",
@@ -91,7 +90,7 @@ _MULTIPART_SCHEMA = {
                         # A JSON object in a form field: described as the object it is,
                         # with the part's content type, so clients and fuzzers build it.
                         "config": {
-                            **JobConfigIn.model_json_schema(),
+                            **JobConfig.model_json_schema(),
                             "description": "The job's settings (JSON); unknown keys are refused",
                         },
                     },
@@ -154,7 +153,7 @@ def job_status(job: pb.Job) -> JobStatus:
             else None
         ),
         attempts=job.attempts,
-        priority=_PRIORITY_NAME.get(job.config.priority, "normal"),
+        priority=priority_from_proto(job.config.priority),
         trace_id=job.trace_id,
     )
 
@@ -380,15 +379,7 @@ def create_app(
             tenant_id=tenant.tenant_id,
             job_id=job_id,
             input_key=input_key,
-            config=pb.JobConfig(
-                max_paths=config.max_paths,
-                num_iterations=config.num_iterations,
-                output_format=config.output_format,
-                priority=_PRIORITY[config.priority],
-                callback_url=config.callback_url or "",
-                preset=config.preset,
-                seed=config.seed,
-            ),
+            config=config.to_proto(),
             idempotency_key=idem or "",
             request_hash=digest,
         )
@@ -411,9 +402,9 @@ def create_app(
         )
         return JSONResponse(body.model_dump(), status_code=202, headers=headers)
 
-    def _parse_config(raw: str | None) -> JobConfigIn:
+    def _parse_config(raw: str | None) -> JobConfig:
         if raw is None or raw.strip() == "":
-            return JobConfigIn()
+            return JobConfig()
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -421,11 +412,9 @@ def create_app(
         if not isinstance(data, dict):
             raise ApiError(400, "INVALID_ARGUMENT", "config must be a JSON object")
         try:
-            return JobConfigIn.model_validate(data)
+            return JobConfig.model_validate(data)
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()
-            ]
+            errors = config_problems(exc)
             first = errors[0]
             raise ApiError(
                 422, "INVALID_CONFIG", f"{first['field']}: {first['msg']}", {"errors": errors}
@@ -594,7 +583,7 @@ def _file_size(upload: UploadFile) -> int:
     return int(size)
 
 
-def _hash_file(upload: UploadFile, config: JobConfigIn) -> str:
+def _hash_file(upload: UploadFile, config: JobConfig) -> str:
     """Hash of the image bytes and the canonical config: what makes two requests 'the same'."""
     h = hashlib.sha256()
     f = upload.file

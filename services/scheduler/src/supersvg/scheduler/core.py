@@ -27,7 +27,9 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
+from pydantic import ValidationError
 
+from supersvg.api.jobs import JobConfig, WorkerConfig, config_error_message, priority_to_proto
 from supersvg.common.ids import is_job_id, job_id_time, ulid
 from supersvg.common.storage import ArtifactNotFoundError, ArtifactStore
 from supersvg.common.tracing import extract_context, traceparent
@@ -53,7 +55,6 @@ from supersvg.scheduler.store import (
 )
 
 __all__ = [
-    "PRESETS",
     "PRIORITIES",
     "Scheduler",
     "SchedulerError",
@@ -65,10 +66,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("supersvg.scheduler")
 
-PRIORITIES = {1: "low", 2: "normal", 3: "high"}
-PRESETS = ("auto", "photo", "illustration", "icon")
-MAX_PATHS = 4096
-MAX_ITERATIONS = 10_000
+#: Stored priority (the proto's enum value) -> its name.
+PRIORITIES = {priority_to_proto(name): name for name in ("low", "normal", "high")}
 
 
 class SchedulerError(Exception):
@@ -91,6 +90,9 @@ def new_api_token() -> str:
 
 @dataclass(frozen=True)
 class SubmitRequest:
+    """A submit as the servicer received it; the config fields are checked against
+    :class:`JobConfig` by :meth:`Scheduler.submit` (``INVALID_CONFIG``)."""
+
     tenant_id: str
     job_id: str
     input_key: str
@@ -101,8 +103,26 @@ class SubmitRequest:
     callback_url: str = ""
     preset: str = "auto"
     seed: int = 0
+    max_colors: int | None = None
+    gradients: str = "auto"
     idempotency_key: str = ""
     request_hash: str = ""
+
+    def job_config(self) -> JobConfig:
+        """Raises pydantic.ValidationError when a field breaks the contract."""
+        return JobConfig.model_validate(
+            {
+                "max_paths": self.max_paths,
+                "max_colors": self.max_colors,
+                "gradients": self.gradients,
+                "num_iterations": self.num_iterations,
+                "output_format": self.output_format,
+                "priority": PRIORITIES.get(self.priority, "normal"),
+                "callback_url": self.callback_url or None,
+                "preset": self.preset,
+                "seed": self.seed,
+            }
+        )
 
 
 def _iso(ts: float | None) -> str | None:
@@ -247,7 +267,7 @@ class Scheduler:
                 "INVALID_ARGUMENT",
                 "input_key must be jobs/{job_id}/input",
             )
-        self._validate_config(req)
+        config = self._validate_config(req)
         if req.idempotency_key:
             existing = await self.store.find_idempotent(req.tenant_id, req.idempotency_key)
             if existing is not None:
@@ -274,13 +294,7 @@ class Scheduler:
             tenant_id=req.tenant_id,
             state="queued",
             priority=req.priority if req.priority in PRIORITIES else 2,
-            config={
-                "max_paths": req.max_paths,
-                "num_iterations": req.num_iterations,
-                "output_format": req.output_format,
-                "preset": req.preset,
-                "seed": req.seed,
-            },
+            config=config.worker_config().model_dump(mode="json"),
             input_key=req.input_key,
             created_at=now,
             updated_at=now,
@@ -309,20 +323,13 @@ class Scheduler:
             )
         return existing
 
-    def _validate_config(self, req: SubmitRequest) -> None:
-        problems = []
-        if not 1 <= req.max_paths <= MAX_PATHS:
-            problems.append(f"max_paths must be between 1 and {MAX_PATHS}")
-        if not 0 <= req.num_iterations <= MAX_ITERATIONS:
-            problems.append(f"num_iterations must be between 0 and {MAX_ITERATIONS}")
-        if req.output_format != "svg":
-            problems.append("output_format must be one of: svg")
-        if req.preset not in PRESETS:
-            problems.append(f"preset must be one of: {', '.join(PRESETS)}")
-        if problems:
+    def _validate_config(self, req: SubmitRequest) -> JobConfig:
+        try:
+            return req.job_config()
+        except ValidationError as exc:
             raise SchedulerError(
-                grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CONFIG", "; ".join(problems)
-            )
+                grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CONFIG", config_error_message(exc)
+            ) from None
 
     async def _check_callback(self, url: str) -> None:
         if not self.settings.callback_secret:
@@ -487,11 +494,7 @@ class Scheduler:
 
     # ------------------------------------------------------------------ dispatch
     def _spec(self, rec: JobRecord, parent: str) -> WorkSpec:
-        config: dict[str, Any] = {
-            k: rec.config[k]
-            for k in ("max_paths", "num_iterations", "preset", "seed", "output_format")
-            if k in rec.config
-        }
+        config = WorkerConfig.from_stored(rec.config)
         return WorkSpec(
             job_id=rec.job_id,
             tenant_id=rec.tenant_id,

@@ -16,68 +16,25 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-__all__ = ["EXIT_CANCELLED", "EXIT_FAILED", "EXIT_INVALID", "EXIT_OK", "WorkerEnv", "main"]
+from pydantic import ValidationError
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_CANCELLED = 3
+from supersvg.api.jobs import (
+    ExitCode,
+    WorkerEnv,
+    WorkerEnvError,
+    config_error_message,
+    result_to_proto,
+)
+
+__all__ = ["WorkerEnv", "main", "run"]
 
 log = logging.getLogger("supersvg.vectorizer.worker")
 
 #: Shortest gap between two progress reports (stage changes are always sent).
 REPORT_INTERVAL_S = 0.5
-
-
-class WorkerConfigError(ValueError):
-    """The environment does not describe a job (a permanent failure of this attempt)."""
-
-
-@dataclass(frozen=True)
-class WorkerEnv:
-    job_id: str
-    input_key: str
-    output_prefix: str
-    config: dict[str, Any]
-    attempt: int
-    scheduler_addr: str
-    worker_token: str
-    device: str
-    traceparent: str
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> WorkerEnv:
-        env = dict(os.environ if env is None else env)
-        missing = [
-            k
-            for k in ("SUPERSVG_JOB_ID", "SUPERSVG_JOB_INPUT_KEY", "SUPERSVG_JOB_OUTPUT_PREFIX")
-            if not env.get(k)
-        ]
-        if missing:
-            raise WorkerConfigError(f"missing environment: {', '.join(missing)}")
-        try:
-            config = json.loads(env.get("SUPERSVG_JOB_CONFIG") or "{}")
-            attempt = int(env.get("SUPERSVG_JOB_ATTEMPT") or "1")
-        except ValueError as exc:
-            raise WorkerConfigError(f"invalid SUPERSVG_JOB_CONFIG or ATTEMPT: {exc}") from None
-        if not isinstance(config, dict):
-            raise WorkerConfigError("SUPERSVG_JOB_CONFIG must be a JSON object")
-        prefix = env["SUPERSVG_JOB_OUTPUT_PREFIX"]
-        return cls(
-            job_id=env["SUPERSVG_JOB_ID"],
-            input_key=env["SUPERSVG_JOB_INPUT_KEY"],
-            output_prefix=prefix if prefix.endswith("/") else prefix + "/",
-            config=config,
-            attempt=attempt,
-            scheduler_addr=env.get("SUPERSVG_SCHEDULER_ADDR", ""),
-            worker_token=env.get("SUPERSVG_WORKER_TOKEN", ""),
-            device=env.get("SUPERSVG_DEVICE", "auto") or "auto",
-            traceparent=env.get("TRACEPARENT", ""),
-        )
 
 
 class Reporter:
@@ -139,21 +96,7 @@ class Reporter:
         """Send the result; True when the scheduler acknowledged it (or there is none)."""
         if self._stub is None:
             return True
-        from supersvg.api.v1 import scheduler_pb2 as pb
-
-        m = result["metrics"]
-        msg = pb.JobResult(
-            svg_key=result["svg_key"],
-            preview_png_key=result["preview_png_key"],
-            result_json_key=result["result_json_key"],
-            metrics=pb.JobMetrics(
-                num_paths=int(m.get("num_paths", 0)),
-                duration_sec=float(m.get("duration_sec", 0.0)),
-                psnr=float(m.get("psnr", 0.0)),
-                ssim=float(m.get("ssim", 0.0)),
-                svg_bytes=int(m.get("svg_bytes", 0)),
-            ),
-        )
+        msg = result_to_proto(result)
         return self._send_final(result=msg, progress=100, stage="completed")
 
     def final_error(self, code: str, message: str) -> bool:
@@ -206,23 +149,25 @@ def run(job: WorkerEnv, reporter: Reporter) -> int:
     from supersvg.vectorizer import Cancelled, InvalidImageError, VectorizeConfig, Vectorizer
 
     store = create_store()
-    cfg = job.config
     try:
-        vcfg = VectorizeConfig(
-            max_paths=int(cfg.get("max_paths", 256)),
-            iterations=int(cfg.get("num_iterations", 100)),
-            preset=cfg.get("preset", "auto") or "auto",
-            seed=int(cfg.get("seed", 0)),
-            device=_resolve_device(job.device),
-        )
-    except (TypeError, ValueError) as exc:
-        reporter.final_error("INVALID_CONFIG", str(exc))
-        return EXIT_INVALID
+        cfg = job.worker_config()
+    except ValidationError as exc:
+        reporter.final_error("INVALID_CONFIG", config_error_message(exc))
+        return ExitCode.INVALID_INPUT
+    vcfg = VectorizeConfig(
+        max_paths=cfg.max_paths,
+        max_colors=cfg.max_colors,
+        gradients=cfg.gradients,
+        iterations=cfg.num_iterations,
+        preset=cfg.preset,
+        seed=cfg.seed,
+        device=_resolve_device(job.device),
+    )
     try:
         data = store.get(job.input_key)
     except ArtifactNotFoundError:
         reporter.final_error("INVALID_IMAGE", f"input {job.input_key} is missing")
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     reporter.progress("load", 0)
     started = time.perf_counter()
     try:
@@ -232,12 +177,12 @@ def run(job: WorkerEnv, reporter: Reporter) -> int:
     except InvalidImageError as exc:
         log.info("invalid input", extra={"code": exc.code})
         reporter.final_error("INVALID_IMAGE", f"{exc.code}: {exc.message}")
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     except Cancelled:
         log.info("cancelled")
-        return EXIT_CANCELLED
+        return ExitCode.CANCELLED
     if reporter.cancelled.is_set():
-        return EXIT_CANCELLED
+        return ExitCode.CANCELLED
     seconds = time.perf_counter() - started
     prefix = job.output_prefix
     svg_bytes = res.svg.encode()
@@ -265,10 +210,10 @@ def run(job: WorkerEnv, reporter: Reporter) -> int:
     # result.json goes last: its presence marks a complete result.
     store.put(prefix + "result.json", json.dumps(document, indent=2).encode(), "application/json")
     if not reporter.final_result(result) and reporter.cancelled.is_set():
-        return EXIT_CANCELLED
+        return ExitCode.CANCELLED
     _write_termination_message(metrics)
     log.info("completed", extra={"num_paths": metrics["num_paths"], "seconds": seconds})
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _write_termination_message(metrics: dict[str, Any]) -> None:
@@ -301,9 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     configure_tracing("supersvg-worker", os.environ.get("SUPERSVG_OTLP_ENDPOINT") or None)
     try:
         job = WorkerEnv.from_env()
-    except WorkerConfigError as exc:
+    except WorkerEnvError as exc:
         log.error("bad worker environment", extra={"reason": str(exc)})
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     reporter = Reporter(job)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -321,11 +266,11 @@ def main(argv: list[str] | None = None) -> int:
             code = run(job, reporter)
         except Exception:
             log.exception("worker failed", extra={"job_id": job.job_id})
-            code = EXIT_FAILED
+            code = ExitCode.FAILED
     provider = trace.get_tracer_provider()
     if hasattr(provider, "shutdown"):
         provider.shutdown()
-    return code
+    return int(code)
 
 
 if __name__ == "__main__":
