@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.setup-stamp
 PROTO_STAMP := libs/api/src/supersvg/api/v1/__init__.py
-COMPONENTS := libs/common libs/api libs/client diffvg services/vectorizer services/gateway services/scheduler operator
+COMPONENTS := libs/common libs/api libs/client diffvg services/vectorizer services/worker services/gateway services/scheduler operator
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -48,12 +48,12 @@ lint: setup ## ruff, mypy, import-linter contracts, hadolint
 
 # Container images: name, Dockerfile (built from the repository root as the context).
 DOCKERFILES := services/gateway/Dockerfile services/scheduler/Dockerfile operator/Dockerfile \
-	services/vectorizer/Dockerfile services/vectorizer/Dockerfile.cpu
+	services/worker/Dockerfile services/worker/Dockerfile.cpu
 IMAGES := supersvg-gateway=services/gateway/Dockerfile \
 	supersvg-scheduler=services/scheduler/Dockerfile \
 	supersvg-operator=operator/Dockerfile \
-	supersvg-vectorizer=services/vectorizer/Dockerfile \
-	supersvg-vectorizer-cpu=services/vectorizer/Dockerfile.cpu
+	supersvg-vectorizer=services/worker/Dockerfile \
+	supersvg-vectorizer-cpu=services/worker/Dockerfile.cpu
 DOCKER ?= docker
 IMAGE_REGISTRY ?= ghcr.io/supersvg
 IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

@@ -567,7 +567,7 @@ def start_and_run(args: argparse.Namespace) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             Path("/proc/self/autogroup").write_text(str(args.nice))
         if args.nice < 0:
-            worker = f"nice -n {-args.nice} {sys.executable} -m supersvg.vectorizer.worker"
+            worker = f"nice -n {-args.nice} {sys.executable} -m supersvg.worker"
             env["SUPERSVG_SCHEDULER_WORKER_COMMAND"] = worker
     try:
         return _run_embedded(args, env, start_stack)

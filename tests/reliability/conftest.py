@@ -193,7 +193,7 @@ def worker_pids(stack: Stack) -> dict[str, int]:
             cmd = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"supersvg.vectorizer.worker" not in cmd:
+        if b"supersvg.worker" not in cmd:
             continue
         env = proc_environ(int(entry.name))
         if env.get("SUPERSVG_SCHEDULER_ADDR") == stack.grpc_addr and "SUPERSVG_JOB_ID" in env:

@@ -28,7 +28,7 @@ from tests.support.kube.fixtures import KubeCluster
 
 __all__ = ["Kubelet"]
 
-COMMANDS = {"supersvg-worker": [sys.executable, "-m", "supersvg.vectorizer.worker"]}
+COMMANDS = {"supersvg-worker": [sys.executable, "-m", "supersvg.worker"]}
 
 
 def _now() -> str:
