@@ -38,12 +38,18 @@ $(PROTO_STAMP): $(wildcard protos/supersvg/api/v1/*.proto) | $(STAMP)
 .PHONY: proto
 proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
 
-.PHONY: lint
-lint: setup ## ruff, mypy, import-linter contracts, hadolint
+# Every component's source root (the generated supersvg.api.v1 is excluded in pyproject.toml).
+MYPY_SRC := libs/common/src libs/api/src libs/client/src diffvg/src services/*/src operator/src
+
+.PHONY: check
+check: setup ## Static checks that `make test` runs first: ruff, mypy, import-linter contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src libs/client/src diffvg/src services/*/src operator/src
+	$(BIN)/mypy $(MYPY_SRC)
 	$(BIN)/lint-imports
+
+.PHONY: lint
+lint: check ## `check` plus hadolint on the Dockerfiles
 	$(BIN)/hadolint $(DOCKERFILES)
 
 # Container images: name, Dockerfile (built from the repository root as the context).
@@ -81,7 +87,7 @@ fmt: setup ## Format and autofix
 	$(BIN)/ruff check --fix .
 
 .PHONY: test
-test: setup ## Run every test suite (unit, integration, e2e; GPU tests skip without CUDA)
+test: check ## Static checks, then every test suite (unit, integration, e2e; GPU tests skip without CUDA)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
