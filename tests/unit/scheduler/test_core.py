@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
 from supersvg.common.ids import new_job_id
 from supersvg.common.storage import LocalArtifactStore
-from supersvg.scheduler.core import Scheduler, SchedulerError, SubmitRequest
+from supersvg.scheduler.core import Refusal, Scheduler, SchedulerError, SubmitRequest
 from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
@@ -172,7 +171,7 @@ async def test_progress_reports_are_authenticated(env: tuple[Scheduler, Scripted
             result=None,
             error=None,
         )
-    assert err.value.status == grpc.StatusCode.PERMISSION_DENIED
+    assert err.value.kind == Refusal.FORBIDDEN
     stop = await s.report_progress(
         job_id=job.job_id,
         attempt=1,
@@ -256,7 +255,7 @@ async def test_cancel(env: tuple[Scheduler, ScriptedExecutor]) -> None:
     # cancelled jobs stay cancelled; other tenants see nothing
     with pytest.raises(SchedulerError) as err:
         await s.cancel("other", running.job_id)
-    assert err.value.status == grpc.StatusCode.NOT_FOUND
+    assert err.value.kind == Refusal.NOT_FOUND
 
 
 async def test_cancel_finished_is_invalid_state(env: tuple[Scheduler, ScriptedExecutor]) -> None:
@@ -266,7 +265,7 @@ async def test_cancel_finished_is_invalid_state(env: tuple[Scheduler, ScriptedEx
     await ex.finish(spec, 2)
     with pytest.raises(SchedulerError) as err:
         await s.cancel("t", job.job_id)
-    assert err.value.status == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.kind == Refusal.WRONG_STATE
     assert err.value.code == "INVALID_STATE"
 
 

@@ -17,10 +17,16 @@ from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.grpc import metadata_to_carrier
 from supersvg.common.tracing import current_trace_id, extract_context, traceparent
-from supersvg.scheduler.core import PRIORITIES, Scheduler, SchedulerError, SubmitRequest
+from supersvg.scheduler.core import PRIORITIES, Refusal, Scheduler, SchedulerError, SubmitRequest
 from supersvg.scheduler.store import JobRecord
 
-__all__ = ["ERROR_CODE_KEY", "RequestIdLogFilter", "SchedulerServicer", "job_to_pb"]
+__all__ = [
+    "ERROR_CODE_KEY",
+    "STATUS_OF_REFUSAL",
+    "RequestIdLogFilter",
+    "SchedulerServicer",
+    "job_to_pb",
+]
 
 #: The gateway's X-Request-Id of the RPC being served (gRPC metadata ``x-request-id``).
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -73,9 +79,21 @@ def job_to_pb(rec: JobRecord) -> pb.Job:
     return job
 
 
+#: The one place where the scheduler's refusals become gRPC status codes.
+STATUS_OF_REFUSAL = {
+    Refusal.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    Refusal.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    Refusal.WRONG_STATE: grpc.StatusCode.FAILED_PRECONDITION,
+    Refusal.CONFLICT: grpc.StatusCode.ALREADY_EXISTS,
+    Refusal.EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Refusal.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    Refusal.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
+}
+
+
 async def _abort(context: grpc.aio.ServicerContext, err: SchedulerError) -> None:
     context.set_trailing_metadata(((ERROR_CODE_KEY, err.code),))
-    await context.abort(err.status, err.message)
+    await context.abort(STATUS_OF_REFUSAL[err.kind], err.message)
 
 
 class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
