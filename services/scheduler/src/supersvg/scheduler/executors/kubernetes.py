@@ -26,7 +26,6 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -42,17 +41,15 @@ from pydantic_settings import SettingsConfigDict
 from supersvg.api.jobs import ExitCode
 from supersvg.api.jobs.vectorizejob import (
     API_VERSION,
-    GROUP,
     KIND,
     LABEL_ATTEMPT,
     LABEL_MANAGED_BY,
-    PLURAL,
     SCHEDULER,
     TERMINAL_PHASES,
-    VERSION,
     attempt_manifest,
     vectorizejob_name,
 )
+from supersvg.common.kube import VectorizeJobs, make_api_client, own_namespace
 from supersvg.common.settings import ComponentSettings
 from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
 
@@ -89,25 +86,6 @@ class KubernetesExecutorSettings(ComponentSettings):
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     #: PriorityClass of each worker pod; empty = the cluster default.
     priority_class_name: str = ""
-
-
-def _make_api_client() -> kubernetes.client.ApiClient:
-    config = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=config)
-    except kubernetes.config.ConfigException:
-        path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-        kubernetes.config.load_kube_config(config_file=path, client_configuration=config)
-    return kubernetes.client.ApiClient(configuration=config)
-
-
-def _own_namespace() -> str:
-    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-    try:
-        with open(path) as f:
-            return f.read().strip() or "default"
-    except OSError:
-        return "default"
 
 
 class _Gone(Exception):
@@ -153,7 +131,7 @@ class KubernetesExecutor(Executor):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.namespace = settings.namespace or _own_namespace()
+        self.namespace = settings.namespace or own_namespace()
         self.device = device
         self._api_client = api_client
         self._tracked: dict[Key, str] = {}  # attempts whose outcome is still owed
@@ -181,11 +159,11 @@ class KubernetesExecutor(Executor):
     @property
     def api_client(self) -> kubernetes.client.ApiClient:
         if self._api_client is None:
-            self._api_client = _make_api_client()
+            self._api_client = make_api_client()
         return self._api_client
 
-    def _custom(self) -> kubernetes.client.CustomObjectsApi:
-        return kubernetes.client.CustomObjectsApi(self.api_client)
+    def _jobs(self) -> VectorizeJobs:
+        return VectorizeJobs(self.api_client)
 
     def _core(self) -> kubernetes.client.CoreV1Api:
         return kubernetes.client.CoreV1Api(self.api_client)
@@ -248,7 +226,7 @@ class KubernetesExecutor(Executor):
     def _create(self, spec: WorkSpec) -> None:
         name = vectorizejob_name(spec.job_id, spec.attempt)
         secret = f"{name}-token"
-        core, custom = self._core(), self._custom()
+        core, jobs = self._core(), self._jobs()
         secret_body = {
             "metadata": {"name": secret, "labels": {LABEL_MANAGED_BY: SCHEDULER}},
             "type": "Opaque",
@@ -260,13 +238,14 @@ class KubernetesExecutor(Executor):
             if exc.status != 409:  # 409: a launch that was interrupted made it already
                 raise
         try:
-            job = custom.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, self._body(spec, name, secret)
-            )
+            job = jobs.create(self.namespace, self._body(spec, name, secret))
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            job = custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+            found = jobs.get(self.namespace, name)
+            if found is None:  # deleted again since the 409: let the launch fail and retry
+                raise
+            job = found
         # The Secret goes away with its VectorizeJob (garbage collection by owner).
         owner = {
             "apiVersion": API_VERSION,
@@ -298,16 +277,7 @@ class KubernetesExecutor(Executor):
         )
 
     def _get(self, name: str) -> dict[str, Any] | None:
-        try:
-            return dict(
-                self._custom().get_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, name
-                )
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._jobs().get(self.namespace, name)
 
     async def adopt(self, spec: WorkSpec) -> bool:
         key = (spec.job_id, spec.attempt)
@@ -347,15 +317,11 @@ class KubernetesExecutor(Executor):
 
     def _patch_cancel(self, name: str) -> None:
         with contextlib.suppress(ApiException):
-            self._custom().patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name, {"spec": {"cancel": True}}
-            )
+            self._jobs().patch(self.namespace, name, {"spec": {"cancel": True}})
 
     def _delete(self, name: str) -> None:
         with contextlib.suppress(ApiException):
-            self._custom().delete_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name
-            )
+            self._jobs().delete(self.namespace, name)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -406,21 +372,19 @@ class KubernetesExecutor(Executor):
         self._run_on_loop(self._on_object(event, obj))
 
     def _watch_forever(self) -> None:
-        custom = self._custom()
+        jobs = self._jobs()
         rv: str | None = None
         backoff = 0.2
         while not self._stop.is_set():
             try:
                 if rv is None:
                     self._list_started = time.monotonic()
-                    listed = custom.list_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, label_selector=SELECTOR
-                    )
+                    listed = jobs.list(self.namespace, label_selector=SELECTOR)
                     rv = str(listed["metadata"]["resourceVersion"])
                     self._relisted(listed.get("items", []))
                 else:
                     self.resumes += 1
-                rv = self._stream(custom, rv)
+                rv = self._stream(jobs, rv)
                 backoff = 0.2
             except _Gone:
                 log.info("vectorizejob watch expired (410 Gone); relisting")
@@ -433,13 +397,10 @@ class KubernetesExecutor(Executor):
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    def _stream(self, custom: kubernetes.client.CustomObjectsApi, rv: str) -> str:
+    def _stream(self, jobs: VectorizeJobs, rv: str) -> str:
         """One watch request from ``rv``; returns the last resourceVersion seen."""
-        resp = custom.list_namespaced_custom_object(
-            GROUP,
-            VERSION,
+        resp = jobs.list(
             self.namespace,
-            PLURAL,
             label_selector=SELECTOR,
             watch=True,
             allow_watch_bookmarks=True,
