@@ -39,7 +39,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # the stack launcher lives in tests/support
+    sys.path.insert(0, str(ROOT))  # the stack launcher lives in tools/testing
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -548,7 +548,7 @@ def start_and_run(args: argparse.Namespace) -> dict[str, Any]:
         desc = f"an already running server at {args.url}"
         return asyncio.run(run_bench(args, args.url.rstrip("/"), args.token, desc))
 
-    from tests.support.stack import start_stack
+    from tools.testing.stack import start_stack
 
     env = {
         "SUPERSVG_SCHEDULER_MAX_CONCURRENCY": str(args.workers),
@@ -598,7 +598,7 @@ def _run_embedded(
         )
         token = stack.new_token("bench", rate_limit=10_000_000, max_active_jobs=1_000_000)
         desc = (
-            "embedded mode (tools/run_embedded.py via tests/support/stack.py): gateway "
+            "embedded mode (tools/run_embedded.py via tools/testing/stack.py): gateway "
             "(uvicorn, 1 process) + scheduler (gRPC) + SQLite + local artifact folder, "
             f"{args.workers} local worker process(es) at most; tenant rate limit off; "
             f"client and servers at nice {os.nice(0)} ({_autogroup()})"

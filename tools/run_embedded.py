@@ -7,7 +7,7 @@ local executor (workers as subprocesses), everything on 127.0.0.1, the gateway o
 ``.data/dev-token``. Ctrl-C stops both processes.
 
 This file only launches processes; it imports nothing of the services, so tests reuse
-:class:`EmbeddedStack` (``tests/support/stack.py``) to start the same stack on free ports.
+:class:`EmbeddedStack` (``tools/testing/stack.py``) to start the same stack on free ports.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.conftest import FAST, png_bytes, record, rss_bytes
-from tests.support.stack import Stack, start_stack
+from tools.testing.reliability import FAST, png_bytes, record, rss_bytes
+from tools.testing.stack import Stack, start_stack
 
 CLIENTS = 12
 SUBMIT_SHARE = 0.1

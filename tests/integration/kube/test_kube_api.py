@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing.kube.fixtures import KubeCluster
 
 POD = {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}
 

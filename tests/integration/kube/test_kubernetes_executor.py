@@ -17,9 +17,9 @@ from supersvg.scheduler.executors.kubernetes import (
     KubernetesExecutorSettings,
     vectorizejob_name,
 )
-from tests.integration.kube.conftest import Jobs
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.operator import OperatorRunner
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.operator import OperatorRunner
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.kube.crd import CrdSchema, load_crd
-from tests.support.kube.fixtures import CRD_PATH
+from tools.testing.kube.crd import CrdSchema, load_crd
+from tools.testing.kube.fixtures import CRD_PATH
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("vectorizejob*.yaml"))

@@ -24,7 +24,7 @@ from typing import Any
 import kubernetes
 from kubernetes.client.rest import ApiException
 
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing.kube.fixtures import KubeCluster
 
 __all__ = ["Kubelet"]
 
