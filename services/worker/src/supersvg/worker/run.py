@@ -13,12 +13,10 @@ import os
 import time
 from typing import Any
 
-import torch
 from pydantic import ValidationError
 
 from supersvg.api.jobs import ExitCode, WorkerEnv, config_error_message
 from supersvg.common.storage import ArtifactNotFoundError, ArtifactStore
-from supersvg.vectorizer import Cancelled, InvalidImageError, VectorizeConfig, Vectorizer
 from supersvg.worker.reporter import Reporter
 
 __all__ = ["run"]
@@ -29,6 +27,8 @@ log = logging.getLogger("supersvg.worker")
 def _resolve_device(device: str) -> str:
     if device != "auto":
         return device
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -37,6 +37,10 @@ def run(
 ) -> ExitCode:
     """One attempt: read, vectorize, write the artifacts (``result.json`` last), report.
     ``termination_log``: where Kubernetes reads the container's termination message."""
+    # Imported here, after logging and tracing are set up (as the worker always did): with
+    # torch imported at start-up, workers lingered for seconds after their final report.
+    from supersvg.vectorizer import Cancelled, InvalidImageError, VectorizeConfig, Vectorizer
+
     try:
         cfg = job.worker_config()
     except ValidationError as exc:
