@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.setup-stamp
 PROTO_STAMP := libs/api/src/supersvg/api/v1/__init__.py
-COMPONENTS := libs/common libs/api libs/client libs/datasets libs/cloud diffvg services/vectorizer services/gateway services/scheduler operator
+COMPONENTS := libs/common libs/api libs/client libs/datasets libs/cloud diffvg services/vectorizer services/worker services/gateway services/scheduler operator
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -38,22 +38,29 @@ $(PROTO_STAMP): $(wildcard protos/supersvg/api/v1/*.proto) | $(STAMP)
 .PHONY: proto
 proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
 
-.PHONY: lint
-lint: setup ## ruff, mypy, import-linter contracts, hadolint
+# Every component's source root (the generated supersvg.api.v1 is excluded in pyproject.toml).
+MYPY_SRC := libs/common/src libs/api/src libs/client/src libs/datasets/src libs/cloud/src diffvg/src \
+	services/*/src operator/src
+
+.PHONY: check
+check: setup ## Static checks that `make test` runs first: ruff, mypy, import-linter contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/src libs/client/src libs/datasets/src libs/cloud/src diffvg/src services/*/src operator/src
+	$(BIN)/mypy $(MYPY_SRC)
 	$(BIN)/lint-imports
+
+.PHONY: lint
+lint: check ## `check` plus hadolint on the Dockerfiles
 	$(BIN)/hadolint $(DOCKERFILES)
 
 # Container images: name, Dockerfile (built from the repository root as the context).
 DOCKERFILES := services/gateway/Dockerfile services/scheduler/Dockerfile operator/Dockerfile \
-	services/vectorizer/Dockerfile services/vectorizer/Dockerfile.cpu
+	services/worker/Dockerfile services/worker/Dockerfile.cpu
 IMAGES := supersvg-gateway=services/gateway/Dockerfile \
 	supersvg-scheduler=services/scheduler/Dockerfile \
 	supersvg-operator=operator/Dockerfile \
-	supersvg-vectorizer=services/vectorizer/Dockerfile \
-	supersvg-vectorizer-cpu=services/vectorizer/Dockerfile.cpu
+	supersvg-vectorizer=services/worker/Dockerfile \
+	supersvg-vectorizer-cpu=services/worker/Dockerfile.cpu
 DOCKER ?= docker
 IMAGE_REGISTRY ?= ghcr.io/supersvg
 IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -81,7 +88,7 @@ fmt: setup ## Format and autofix
 	$(BIN)/ruff check --fix .
 
 .PHONY: test
-test: setup ## Run every test suite (unit, integration, e2e; GPU tests skip without CUDA)
+test: check ## Static checks, then every test suite (unit, integration, e2e; GPU tests skip without CUDA)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit

@@ -40,7 +40,7 @@ from machine_info import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # the stack launcher lives in tests/support
+    sys.path.insert(0, str(ROOT))  # the stack launcher lives in tools/testing
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -542,7 +542,7 @@ def start_and_run(args: argparse.Namespace) -> dict[str, Any]:
         desc = f"an already running server at {args.url}"
         return asyncio.run(run_bench(args, args.url.rstrip("/"), args.token, desc))
 
-    from tests.support.stack import start_stack
+    from tools.testing.stack import start_stack
 
     env = {
         "SUPERSVG_SCHEDULER_MAX_CONCURRENCY": str(args.workers),
@@ -561,7 +561,7 @@ def start_and_run(args: argparse.Namespace) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             Path("/proc/self/autogroup").write_text(str(args.nice))
         if args.nice < 0:
-            worker = f"nice -n {-args.nice} {sys.executable} -m supersvg.vectorizer.worker"
+            worker = f"nice -n {-args.nice} {sys.executable} -m supersvg.worker"
             env["SUPERSVG_SCHEDULER_WORKER_COMMAND"] = worker
     try:
         return _run_embedded(args, env, start_stack)
@@ -592,7 +592,7 @@ def _run_embedded(
         )
         token = stack.new_token("bench", rate_limit=10_000_000, max_active_jobs=1_000_000)
         desc = (
-            "embedded mode (tools/run_embedded.py via tests/support/stack.py): gateway "
+            "embedded mode (tools/run_embedded.py via tools/testing/stack.py): gateway "
             "(uvicorn, 1 process) + scheduler (gRPC) + SQLite + local artifact folder, "
             f"{args.workers} local worker process(es) at most; tenant rate limit off; "
             f"client and servers at nice {os.nice(0)} ({_autogroup()})"

@@ -5,7 +5,7 @@
 - ``s3_server`` / ``s3``: a real S3 HTTP server (moto's server mode) on a free port, and a
   fresh bucket per test with a ``minio`` client pointed at it.
 Kubernetes API fixtures (kmock with the project's protocol fixes) live in
-``tests/support/kube``.
+``tools/testing/kube``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.servers import S3Server, free_port, start_s3_server
+from tools.testing.servers import PG_ADMIN_DSN, S3Server, free_port, pg_admin, start_s3_server
 
 ROOT = Path(__file__).resolve().parent
 _PATH_MARKERS = ("unit", "integration", "e2e")
 
-pytest_plugins = ["tests.support.kube.fixtures"]
+pytest_plugins = ["tools.testing.kube.fixtures"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,29 +54,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # --------------------------------------------------------------------------- PostgreSQL
 
-PG_ADMIN_DSN = os.environ.get("SUPERSVG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
 
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """DSN of a fresh, empty database that lives for the test session."""
     name = f"supersvg_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_DSN.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --------------------------------------------------------------------------- S3

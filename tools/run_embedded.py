@@ -10,7 +10,7 @@ minute) and the launcher says so on stderr; the other process keeps serving mean
 Ctrl-C stops both processes.
 
 This file only launches processes; it imports nothing of the services, so tests reuse
-:class:`EmbeddedStack` (``tests/support/stack.py``) to start the same stack on free ports.
+:class:`EmbeddedStack` (``tools/testing/stack.py``) to start the same stack on free ports.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from supersvg.common.webhooks import verify
-from tests.reliability.conftest import (
+from tools.testing.reliability import (
     FAST,
     Workload,
     assert_retention_clean,
@@ -31,7 +31,7 @@ from tests.reliability.conftest import (
     unique_tenant,
     worker_pids,
 )
-from tests.support.stack import Stack, start_stack
+from tools.testing.stack import Stack, start_stack
 
 SIZES = [pytest.param(4, id="short"), pytest.param(12, id="long", marks=pytest.mark.slow)]
 

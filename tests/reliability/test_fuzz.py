@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from PIL import Image
 
-from tests.reliability.conftest import FAST, png_bytes, record
-from tests.support.stack import Stack, start_stack
+from tools.testing.reliability import FAST, png_bytes, record
+from tools.testing.stack import Stack, start_stack
 
 SLOW = "--run-slow" in sys.argv or os.environ.get("SUPERSVG_RUN_SLOW") == "1"
 EXAMPLES = 150 if SLOW else 25

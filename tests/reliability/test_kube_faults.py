@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from tests.integration.kube.conftest import Jobs
-from tests.reliability.conftest import record
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.operator import OperatorRunner, eventually, operator_env
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.operator import OperatorRunner, eventually, operator_env
+from tools.testing.reliability import record
 
 
 def _traceparent(i: int) -> str:

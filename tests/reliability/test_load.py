@@ -5,6 +5,8 @@ scheduler sampled throughout.
 Workers are replaced by a command that never finishes (``sleep``), one at a time: the
 load measures the API path (gateway, scheduler, store), not the vectorizer's CPU time,
 and every submitted job stays in the queue, which is the heaviest state for the store.
+Afterwards every accepted submit must be in the store and, once cancelled, reach a final
+state: none is lost under load.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability.conftest import FAST, png_bytes, record, rss_bytes
-from tests.support.stack import Stack, start_stack
+from tools.testing.reliability import FAST, png_bytes, record, rss_bytes
+from tools.testing.stack import Stack, start_stack
 
 CLIENTS = 12
 SUBMIT_SHARE = 0.1
@@ -70,6 +72,7 @@ async def _drive(stack: Stack, token: str, seconds: float) -> dict[str, Any]:
             files={"image": ("a.png", image)},
             data={"config": json.dumps(FAST)},
         )
+        assert r.status_code == 202, r.text
         jobs.append(r.json()["job_id"])
         end = time.monotonic() + seconds
         rng = random.Random(7)
@@ -102,7 +105,43 @@ async def _drive(stack: Stack, token: str, seconds: float) -> dict[str, Any]:
         started = time.monotonic()
         await asyncio.gather(*(client() for _ in range(CLIENTS)))
         elapsed = time.monotonic() - started
-    return {"lat": lat, "errors": errors, "elapsed": elapsed, "jobs": len(jobs)}
+    return {"lat": lat, "errors": errors, "elapsed": elapsed, "jobs": jobs}
+
+
+FINAL = {"completed", "failed", "cancelled", "expired"}
+
+
+def _assert_every_job_stored_and_finished(stack: Stack, token: str, accepted: list[str]) -> None:
+    """Every accepted job id is listed by the API (so it is in the store); cancelling each
+    brings all of them to a final state (the queued ones at once, the running one once its
+    worker is stopped)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack.base_url, timeout=30, headers=headers) as c:
+        stored: set[str] = set()
+        page = ""
+        while True:
+            r = c.get("/api/v1/vectorize/jobs", params={"page_size": 100, "page_token": page})
+            assert r.status_code == 200, r.text
+            stored |= {j["job_id"] for j in r.json()["jobs"]}
+            page = r.json()["next_page_token"] or ""
+            if not page:
+                break
+        missing = set(accepted) - stored
+        assert not missing, f"{len(missing)} accepted jobs are not in the store"
+        for job_id in accepted:
+            r = c.post(f"/api/v1/vectorize/jobs/{job_id}/cancel")
+            assert r.status_code in (200, 409), r.text  # 409: already final
+        pending = set(accepted)
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline:
+            for job_id in list(pending):
+                if c.get(f"/api/v1/vectorize/jobs/{job_id}").json()["status"] in FINAL:
+                    pending.discard(job_id)
+            if pending:
+                time.sleep(0.5)
+        assert not pending, (
+            f"{len(pending)} jobs never reached a final state: {sorted(pending)[:5]}"
+        )
 
 
 def _sampler(pids: dict[str, int], stop: threading.Event, out: dict[str, list[int]]) -> None:
@@ -121,7 +160,7 @@ def test_sustained_submit_and_poll_mix(load_stack: Stack, seconds: int) -> None:
     assert embedded.gateway is not None and embedded.scheduler is not None
     pids = {"gateway": embedded.gateway.pid, "scheduler": embedded.scheduler.pid}
     # Warm-up: the first requests import lazily and fill caches; RSS is measured after it.
-    asyncio.run(_drive(load_stack, token, 2.0))
+    warm = asyncio.run(_drive(load_stack, token, 2.0))
     samples: dict[str, list[int]] = {}
     stop = threading.Event()
     sampler = threading.Thread(target=_sampler, args=(pids, stop, samples))
@@ -152,6 +191,7 @@ def test_sustained_submit_and_poll_mix(load_stack: Stack, seconds: int) -> None:
         "requests": total,
         "rate_per_s": round(rate, 1),
         "submits": len(res["lat"]["submit"]),
+        "accepted_jobs": len(res["jobs"]),
         "polls": len(res["lat"]["status"]),
         "errors": n_err,
         "error_kinds": res["errors"],
@@ -175,11 +215,5 @@ def test_sustained_submit_and_poll_mix(load_stack: Stack, seconds: int) -> None:
         # (thousands of requests) would show as steady growth well above it.
         assert r["second_half_growth_mb"] < 40, (name, r)
         assert r["growth_mb"] < 120, (name, r)
-    # Every accepted submit is a job in the store, none lost under load.
-    with httpx.Client(base_url=load_stack.base_url, timeout=30) as c:
-        r = c.get(
-            "/api/v1/vectorize/jobs",
-            params={"page_size": 1},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert r.status_code == 200 and r.json()["jobs"]
+    # Every accepted submit is a job in the store and reaches a final state: none lost.
+    _assert_every_job_stored_and_finished(load_stack, token, warm["jobs"] + res["jobs"])

@@ -18,9 +18,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as ts_pb
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as ts_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.reliability.conftest import Workload, record
-from tests.support.servers import free_port
-from tests.support.stack import Stack, start_stack
+from tools.testing.reliability import Workload, record
+from tools.testing.servers import free_port
+from tools.testing.stack import Stack, start_stack
 
 
 class _Receiver(ts_grpc.TraceServiceServicer):

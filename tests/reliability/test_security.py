@@ -22,8 +22,8 @@ import pytest
 
 from supersvg.gateway.signing import sign_artifact
 from supersvg.scheduler import callbacks
-from tests.reliability.conftest import FAST, Workload, png_bytes, record
-from tests.support.stack import Stack, start_stack
+from tools.testing.reliability import FAST, Workload, png_bytes, record
+from tools.testing.stack import Stack, start_stack
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

@@ -11,8 +11,8 @@ from supersvg.common.storage import LocalArtifactStore
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
-from tests.reliability.conftest import record
-from tests.unit.scheduler.test_core import ScriptedExecutor, req, state
+from tools.testing.reliability import record
+from tools.testing.scheduler import ScriptedExecutor, req, state
 
 
 async def test_outcome_during_a_store_outage_is_recorded(tmp_path: Path) -> None:

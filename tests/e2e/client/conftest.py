@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.client.stackconfig import STACK_ENV
-from tests.support.stack import Stack, start_stack
+from tools.testing.stack import Stack, start_stack
+from tools.testing.stackconfig import STACK_ENV
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from supersvg.client import (
     NotFound,
     Unauthenticated,
 )
-from tests.e2e.client.images import shapes_png
+from tools.testing.images import shapes_png
 
 pytestmark = pytest.mark.timeout(300)
 

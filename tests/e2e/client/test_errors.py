@@ -24,9 +24,9 @@ from supersvg.client import (
     Unavailable,
     Unprocessable,
 )
-from tests.e2e.client.faultproxy import Fault, fault_proxy
-from tests.e2e.client.images import shapes_png
-from tests.e2e.client.stackconfig import MAX_UPLOAD_BYTES
+from tools.testing.faultproxy import Fault, fault_proxy
+from tools.testing.images import shapes_png
+from tools.testing.stackconfig import MAX_UPLOAD_BYTES
 
 pytestmark = pytest.mark.timeout(300)
 

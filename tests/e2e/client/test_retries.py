@@ -19,8 +19,8 @@ from supersvg.client import (
     Unavailable,
     Unprocessable,
 )
-from tests.e2e.client.faultproxy import Fault, FaultProxy, fault_proxy
-from tests.e2e.client.images import shapes_png
+from tools.testing.faultproxy import Fault, FaultProxy, fault_proxy
+from tools.testing.images import shapes_png
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -123,7 +123,7 @@ def test_gives_up_with_the_typed_error(stack: Any, proxy: FaultProxy) -> None:
 
 
 def test_unreachable_server_raises_transport_failed_after_retries() -> None:
-    from tests.support.servers import free_port
+    from tools.testing.servers import free_port
 
     policy = RetryPolicy(max_retries=2, backoff_base=0.01)
     api = Client(f"http://127.0.0.1:{free_port()}", "t", retry=policy)

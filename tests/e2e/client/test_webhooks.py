@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from supersvg.client import Client, WebhookVerificationError, verify_webhook
-from tests.e2e.client.images import shapes_png
+from tools.testing.images import shapes_png
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.e2e.service.conftest import FAST, assert_error, submit, wait_status
-from tests.support.stack import running_stack
+from tools.testing.service import FAST, assert_error, submit, wait_status
+from tools.testing.stack import running_stack
 
 JOBS = "/api/v1/vectorize/jobs"
 

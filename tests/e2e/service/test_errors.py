@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.service.conftest import FAST, assert_error, png_bytes, submit, wait_status
-from tests.support.stack import Stack, running_stack
+from tools.testing.service import FAST, assert_error, png_bytes, submit, wait_status
+from tools.testing.stack import Stack, running_stack
 
 JOBS = "/api/v1/vectorize/jobs"
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from supersvg.common.webhooks import WebhookVerificationError, verify
-from tests.e2e.service.conftest import FAST, assert_error, png_bytes, submit, wait_status
-from tests.support.stack import Stack
+from tools.testing.service import FAST, assert_error, png_bytes, submit, wait_status
+from tools.testing.stack import Stack
 
 JOBS = "/api/v1/vectorize/jobs"
 SLOW = {"max_paths": 32, "num_iterations": 400}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.service.conftest import FAST, png_bytes
+from tools.testing.service import FAST, png_bytes
 from tools.run_embedded import free_port
 
 

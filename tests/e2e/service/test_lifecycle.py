@@ -13,8 +13,8 @@ import resvg_py
 from PIL import Image
 
 from supersvg.gateway.signing import sign_artifact
-from tests.e2e.service.conftest import assert_error, png_bytes, submit, wait_status
-from tests.support.stack import Stack
+from tools.testing.service import assert_error, png_bytes, submit, wait_status
+from tools.testing.stack import Stack
 
 
 def test_job_life_cycle(stack: Stack, client: httpx.Client) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import Stack, start_stack
+from tools.testing.stack import Stack, start_stack
 
 CHROMIUM_FLAGS = (
     "--headless",

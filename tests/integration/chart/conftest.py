@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.chart import helmkit
-from tests.support.kube.fixtures import CRD_PATH, KubeCluster, start_kube_api
+from tools.testing import helmkit
+from tools.testing.kube.fixtures import CRD_PATH, KubeCluster, start_kube_api
 
 
 @pytest.fixture

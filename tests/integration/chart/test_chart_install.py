@@ -16,8 +16,8 @@ import kubernetes
 import pytest
 
 from supersvg.operator.model import LABEL_MANAGED_BY, MANAGER
-from tests.integration.chart import helmkit
-from tests.support.kube.fixtures import CRD_PATH, KubeCluster, start_kube_api
+from tools.testing import helmkit
+from tools.testing.kube.fixtures import CRD_PATH, KubeCluster, start_kube_api
 
 RELEASE = "supersvg"
 

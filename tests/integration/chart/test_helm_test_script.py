@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.chart import helmkit
-from tests.support.kube.fixtures import CRD_PATH, start_kube_api
-from tests.support.stack import Stack, start_stack
+from tools.testing import helmkit
+from tools.testing.kube.fixtures import CRD_PATH, start_kube_api
+from tools.testing.stack import Stack, start_stack
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from supersvg.common.storage import StorageSettings
 from supersvg.gateway.settings import GatewaySettings
 from supersvg.operator.settings import OperatorSettings
 from supersvg.scheduler.settings import SchedulerSettings
-from tests.integration.chart import helmkit
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing import helmkit
+from tools.testing.kube.fixtures import KubeCluster
 
 RELEASE = "supersvg"
 SETTINGS = {
@@ -54,7 +54,7 @@ def _k8s_executor_fields() -> set[str] | None:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
-    from tests.support.kube.fixtures import CRD_PATH, start_kube_api
+    from tools.testing.kube.fixtures import CRD_PATH, start_kube_api
 
     cluster: KubeCluster = start_kube_api(
         tmp_path_factory.mktemp("kube"), with_crd=CRD_PATH.exists()

@@ -6,8 +6,8 @@ from typing import Any
 
 import kubernetes
 
-from tests.integration.chart import helmkit
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing import helmkit
+from tools.testing.kube.fixtures import KubeCluster
 
 # (values, a fragment the error must name)
 BAD_VALUES: list[tuple[dict[str, Any], str]] = [

@@ -22,7 +22,7 @@ from supersvg.cloud import InstanceRecord, cost_so_far
 from supersvg.cloud.cli import EXIT_QUOTA, main
 from supersvg.cloud.ec2 import Ec2, quota_verdict
 from supersvg.cloud.host import USER_DATA_LIMIT, user_data
-from tests.support.servers import S3Server, free_port, start_s3_server
+from tools.testing.servers import S3Server, free_port, start_s3_server
 
 SHELLCHECK = shutil.which("shellcheck", path=str(Path(sys.executable).parent))
 AMAZON_LINUX = "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2"

@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from supersvg.cloud.host import bootstrap_script, watch_spot
-from tests.support.servers import S3Server, free_port, start_s3_server
+from tools.testing.servers import S3Server, free_port, start_s3_server
 
 REPO = Path(__file__).resolve().parents[3]
 VENV = Path(sys.executable).parent.parent

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.kube.conftest import Jobs
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.operator import TEST_ENV, OperatorRunner, eventually
-from tests.support.servers import free_port
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.operator import TEST_ENV, OperatorRunner, eventually
+from tools.testing.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 OPERATOR = Path(sys.executable).with_name("supersvg-operator")

@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing.kube.fixtures import KubeCluster
 
 POD = {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}
 
@@ -221,6 +221,7 @@ def test_custom_resources_are_validated_and_defaulted(kube_api: KubeCluster) -> 
     created = custom.create_namespaced_custom_object(*args, _vj("ok"))
     assert created["spec"]["config"] == {
         "maxPaths": 256,
+        "gradients": "auto",
         "numIterations": 100,
         "preset": "auto",
         "seed": 0,

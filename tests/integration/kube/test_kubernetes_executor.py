@@ -17,9 +17,9 @@ from supersvg.scheduler.executors.kubernetes import (
     KubernetesExecutorSettings,
     vectorizejob_name,
 )
-from tests.integration.kube.conftest import Jobs
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.operator import OperatorRunner
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.operator import OperatorRunner
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -105,6 +105,7 @@ async def test_launch_creates_a_vectorizejob_and_reports_success(
     assert vj["spec"]["backoffLimit"] == 0 and vj["spec"]["priority"] == "high"
     assert vj["spec"]["config"] == {
         "maxPaths": 32,
+        "gradients": "auto",
         "numIterations": 5,
         "preset": "icon",
         "seed": 3,

@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from supersvg.common.tracing import configure_tracing
-from tests.integration.kube.conftest import Jobs
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.operator import OperatorRunner, eventually, operator_env
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.operator import OperatorRunner, eventually, operator_env
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -62,6 +62,7 @@ def test_job_runs_to_success_with_status_conditions_and_events(
     assert "SUPERSVG_SCHEDULER_ADDR" not in env  # a kubectl-style job sends no reports
     assert json.loads(str(env["SUPERSVG_JOB_CONFIG"])) == {
         "max_paths": 64,
+        "gradients": "auto",
         "num_iterations": 10,
         "preset": "icon",
         "seed": 7,
@@ -257,7 +258,7 @@ def test_restart_mid_job_creates_no_duplicate_pod(
 def test_metrics_endpoint_counts_jobs_by_phase(
     kube_api: KubeCluster, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.support.servers import free_port
+    from tools.testing.servers import free_port
 
     port = free_port()
     operator_env(monkeypatch, kube_api, SUPERSVG_OPERATOR_METRICS_PORT=str(port))

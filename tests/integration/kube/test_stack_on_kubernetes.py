@@ -13,11 +13,11 @@ import httpx
 from PIL import Image, ImageDraw
 
 from supersvg.scheduler.executors.kubernetes import vectorizejob_name
-from tests.integration.kube.conftest import Jobs
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.kubelet import Kubelet
-from tests.support.kube.operator import OperatorRunner, eventually
-from tests.support.stack import Stack, running_stack
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.kubelet import Kubelet
+from tools.testing.kube.operator import OperatorRunner, eventually
+from tools.testing.stack import Stack, running_stack
 
 JOBS = "/api/v1/vectorize/jobs"
 

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from supersvg.common.storage import LocalArtifactStore
-from tests.integration.kube.conftest import Jobs
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.kubelet import Kubelet
-from tests.support.kube.operator import OperatorRunner
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.jobs import Jobs
+from tools.testing.kube.kubelet import Kubelet
+from tools.testing.kube.operator import OperatorRunner
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def _run(tmp_path: Path, job_id: str, config: dict, **extra: str) -> subprocess.
         **extra,
     }
     return subprocess.run(  # noqa: PLW1510 - the exit code is the assertion
-        [sys.executable, "-m", "supersvg.vectorizer.worker"],
+        [sys.executable, "-m", "supersvg.worker"],
         env=env,
         capture_output=True,
         text=True,
@@ -71,7 +71,7 @@ def test_invalid_input_exits_2(tmp_path: Path) -> None:
 
 def test_missing_environment_exits_2(tmp_path: Path) -> None:
     proc = subprocess.run(  # noqa: PLW1510 - the exit code is the assertion
-        [sys.executable, "-m", "supersvg.vectorizer.worker"],
+        [sys.executable, "-m", "supersvg.worker"],
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.chart import helmkit
+from tools.testing import helmkit
 
 ERROR = 3  # Helm's support.ErrorSev
 

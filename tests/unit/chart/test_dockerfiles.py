@@ -15,8 +15,8 @@ DOCKERFILES = {
     "gateway": ROOT / "services/gateway/Dockerfile",
     "scheduler": ROOT / "services/scheduler/Dockerfile",
     "operator": ROOT / "operator/Dockerfile",
-    "vectorizer": ROOT / "services/vectorizer/Dockerfile",
-    "vectorizer-cpu": ROOT / "services/vectorizer/Dockerfile.cpu",
+    "vectorizer": ROOT / "services/worker/Dockerfile",
+    "vectorizer-cpu": ROOT / "services/worker/Dockerfile.cpu",
     "scheduler-local": ROOT / "deploy/compose/Dockerfile.scheduler",
 }
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(

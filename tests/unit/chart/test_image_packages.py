@@ -28,6 +28,7 @@ COMPONENTS = [
     "services/gateway",
     "services/scheduler",
     "services/vectorizer",
+    "services/worker",
     "operator",
 ]
 
@@ -88,7 +89,7 @@ def test_console_scripts_the_images_run_are_declared(wheels: dict[str, Path]) ->
 
     assert "supersvg-scheduler =" in scripts("services/scheduler")
     assert "supersvg-operator =" in scripts("operator")
-    assert "supersvg-worker =" in scripts("services/vectorizer")
+    assert "supersvg-worker =" in scripts("services/worker")
     assert "supersvg =" in scripts("services/vectorizer")
 
 

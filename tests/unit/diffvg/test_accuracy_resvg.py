@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from pydiffvg.testing import random_scene
-from tests.unit.diffvg.helpers import compare_with_resvg
+from tools.testing.diffvg import compare_with_resvg
 
 SIZES = (64, 128, 256, 512)
 

@@ -14,7 +14,7 @@ import torch
 
 import pydiffvg
 from pydiffvg.testing import random_scene
-from tests.unit.diffvg.helpers import psnr
+from tools.testing.diffvg import psnr
 
 SCRIPT = Path(__file__).parent / "fixtures" / "diffvg_style_script.py"
 

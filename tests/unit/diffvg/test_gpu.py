@@ -7,7 +7,7 @@ import torch
 
 import pydiffvg
 from pydiffvg.testing import random_scene
-from tests.unit.diffvg.helpers import compare_with_resvg, cosine
+from tools.testing.diffvg import compare_with_resvg, cosine
 
 pytestmark = pytest.mark.gpu
 

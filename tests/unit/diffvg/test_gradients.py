@@ -10,7 +10,7 @@ import torch
 
 import pydiffvg
 from pydiffvg.testing import random_scene
-from tests.unit.diffvg.helpers import cosine
+from tools.testing.diffvg import cosine
 
 F64 = torch.float64
 

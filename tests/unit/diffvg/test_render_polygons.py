@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pydiffvg
-from tests.unit.diffvg.helpers import premultiply, resvg_render
+from tools.testing.diffvg import premultiply, resvg_render
 
 
 def _star(cx: float, cy: float, r: float, n: int, phase: float, *, reverse: bool) -> np.ndarray:

@@ -16,7 +16,7 @@ from pydiffvg.geometry import flatten_scene
 from pydiffvg.raster import composite_dense, fill_dense
 from pydiffvg.stack import fill_stack
 from pydiffvg.testing import blob_path, random_scene
-from tests.unit.diffvg.helpers import cosine
+from tools.testing.diffvg import cosine
 
 F64 = torch.float64
 

@@ -10,7 +10,7 @@ import torch
 
 import pydiffvg
 from pydiffvg.testing import random_scene
-from tests.unit.diffvg.helpers import resvg_render
+from tools.testing.diffvg import resvg_render
 
 
 def _render_svg(svg: str, size: int = 48) -> torch.Tensor:

@@ -79,7 +79,7 @@ def test_worker_contract_environment(settings: OperatorSettings) -> None:
     spec = {
         "jobId": "job_01HX",
         "firstAttempt": 4,
-        "config": {"maxPaths": 32, "preset": "photo"},
+        "config": {"maxPaths": 32, "maxColors": 8, "preset": "photo"},
         "workerTokenSecretRef": {"name": "job-01-token"},
         "device": "cuda",
     }
@@ -90,6 +90,8 @@ def test_worker_contract_environment(settings: OperatorSettings) -> None:
     assert env["SUPERSVG_JOB_OUTPUT_PREFIX"] == "jobs/j/"
     assert json.loads(env["SUPERSVG_JOB_CONFIG"]) == {
         "max_paths": 32,
+        "max_colors": 8,
+        "gradients": "auto",
         "num_iterations": 100,
         "preset": "photo",
         "seed": 0,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.kube.crd import CrdSchema, load_crd
-from tests.support.kube.fixtures import CRD_PATH
+from tools.testing.kube.crd import CrdSchema, load_crd
+from tools.testing.kube.fixtures import CRD_PATH
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("vectorizejob*.yaml"))
@@ -107,6 +107,7 @@ def test_defaults_are_applied(schema: CrdSchema) -> None:
     spec = job["spec"]
     assert spec["config"] == {
         "maxPaths": 256,
+        "gradients": "auto",
         "numIterations": 100,
         "preset": "auto",
         "seed": 0,
@@ -129,6 +130,10 @@ BASE: dict[str, Any] = {
     ("change", "where"),
     [
         ({"config": {"maxPaths": 0}}, "spec.config.maxPaths"),
+        ({"config": {"maxPaths": 4097}}, "spec.config.maxPaths"),
+        ({"config": {"maxColors": 0}}, "spec.config.maxColors"),
+        ({"config": {"gradients": "on"}}, "spec.config.gradients"),
+        ({"config": {"numIterations": 10_001}}, "spec.config.numIterations"),
         ({"config": {"preset": "cartoon"}}, "spec.config.preset"),
         ({"config": {"numIterations": -1}}, "spec.config.numIterations"),
         ({"config": {"maxpaths": 10}}, "spec.config"),  # unknown (misspelt) field

@@ -10,63 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
-from supersvg.common.ids import new_job_id
 from supersvg.common.storage import LocalArtifactStore
-from supersvg.scheduler.core import Scheduler, SchedulerError, SubmitRequest
-from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
+from supersvg.scheduler.core import Refusal, Scheduler, SchedulerError
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
-
-
-class ScriptedExecutor(Executor):
-    """Records launches; the test ends attempts by calling ``finish``."""
-
-    name = "scripted"
-
-    def __init__(self, capacity: int = 2, adopt: bool = False) -> None:
-        super().__init__()
-        self._capacity = capacity
-        self._adopt = adopt
-        self.launched: list[WorkSpec] = []
-        self.cancelled: list[tuple[str, int, float]] = []
-        self.launch_event = asyncio.Event()
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> ScriptedExecutor:
-        return cls()
-
-    @property
-    def capacity(self) -> int | None:
-        return self._capacity
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def launch(self, spec: WorkSpec) -> None:
-        self.launched.append(spec)
-        self.launch_event.set()
-
-    async def cancel(self, job_id: str, attempt: int, grace_s: float) -> None:
-        self.cancelled.append((job_id, attempt, grace_s))
-
-    async def adopt(self, spec: WorkSpec) -> bool:
-        return self._adopt
-
-    async def finish(self, spec: WorkSpec, code: int | None) -> None:
-        await self.report(ExecutionOutcome(spec.job_id, spec.attempt, code, f"exit {code}"))
-
-    async def wait_launches(self, n: int, limit_s: float = 5.0) -> list[WorkSpec]:
-        async with asyncio.timeout(limit_s):
-            while len(self.launched) < n:
-                self.launch_event.clear()
-                await self.launch_event.wait()
-        return self.launched
+from tools.testing.scheduler import ScriptedExecutor, req, state
 
 
 @pytest.fixture
@@ -88,26 +38,6 @@ async def env(tmp_path: Path) -> AsyncIterator[tuple[Scheduler, ScriptedExecutor
     finally:
         await sched.stop()
         await store.close()
-
-
-def req(tenant: str = "t", priority: int = 2, **kw: Any) -> SubmitRequest:
-    job_id = new_job_id()
-    base: dict[str, Any] = dict(
-        tenant_id=tenant,
-        job_id=job_id,
-        input_key=f"jobs/{job_id}/input",
-        max_paths=16,
-        num_iterations=0,
-        priority=priority,
-        request_hash="h",
-    )
-    return SubmitRequest(**{**base, **kw})
-
-
-async def state(s: Scheduler, job_id: str) -> str:
-    rec = await s.store.get_job(job_id)
-    assert rec is not None
-    return rec.state
 
 
 async def test_dispatch_order_capacity_and_work_spec(
@@ -172,7 +102,7 @@ async def test_progress_reports_are_authenticated(env: tuple[Scheduler, Scripted
             result=None,
             error=None,
         )
-    assert err.value.status == grpc.StatusCode.PERMISSION_DENIED
+    assert err.value.kind == Refusal.FORBIDDEN
     stop = await s.report_progress(
         job_id=job.job_id,
         attempt=1,
@@ -256,7 +186,7 @@ async def test_cancel(env: tuple[Scheduler, ScriptedExecutor]) -> None:
     # cancelled jobs stay cancelled; other tenants see nothing
     with pytest.raises(SchedulerError) as err:
         await s.cancel("other", running.job_id)
-    assert err.value.status == grpc.StatusCode.NOT_FOUND
+    assert err.value.kind == Refusal.NOT_FOUND
 
 
 async def test_cancel_finished_is_invalid_state(env: tuple[Scheduler, ScriptedExecutor]) -> None:
@@ -266,7 +196,7 @@ async def test_cancel_finished_is_invalid_state(env: tuple[Scheduler, ScriptedEx
     await ex.finish(spec, 2)
     with pytest.raises(SchedulerError) as err:
         await s.cancel("t", job.job_id)
-    assert err.value.status == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.kind == Refusal.WRONG_STATE
     assert err.value.code == "INVALID_STATE"
 
 

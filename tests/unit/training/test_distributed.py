@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from supersvg.vectorizer.models import load_checkpoint
-from tests.support.servers import free_port
+from tools.testing.servers import free_port
 
 
 @pytest.mark.slow

@@ -84,18 +84,17 @@ def test_too_large_exit_code(tmp_path: Path) -> None:
     assert rc == 6
 
 
-def test_checkpoint_without_learned_model(tmp_path: Path) -> None:
+def test_checkpoint_that_is_not_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The learned coarse model (``supersvg.vectorizer.learned``) ships with the vectorizer;
+    a file that is not a checkpoint is refused with the checkpoint exit code."""
     src = tmp_path / "in.png"
     src.write_bytes(encode(shapes_image(16), "PNG"))
     ckpt = tmp_path / "model.pt"
     ckpt.write_bytes(b"x")
-    import importlib.util
-
     rc = main(["vectorize", str(src), "-o", str(tmp_path / "o.svg"), "--checkpoint", str(ckpt)])
-    if importlib.util.find_spec("supersvg.vectorizer.coarse.learned") is None:
-        assert rc == 8
-    else:  # the learned model exists: a 1-byte file is still not a checkpoint
-        assert rc != 0
+    assert rc == 8
+    assert "CHECKPOINT" in capsys.readouterr().err
+    assert not (tmp_path / "o.svg").exists()
 
 
 def test_batch_folder(tmp_path: Path) -> None:

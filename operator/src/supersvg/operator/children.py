@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
+from supersvg.api.jobs import worker_env as wenv
+from supersvg.api.jobs.vectorizejob import worker_config_json
 from supersvg.operator.model import (
     ANNOTATION_TRACEPARENT,
     LABEL_ATTEMPT,
@@ -20,7 +21,7 @@ from supersvg.operator.model import (
 )
 from supersvg.operator.settings import OperatorSettings
 
-__all__ = ["CONTAINER", "build_pod", "pod_name", "worker_config"]
+__all__ = ["CONTAINER", "build_pod", "pod_name"]
 
 CONTAINER = "worker"
 
@@ -30,29 +31,17 @@ def pod_name(job_name: str, attempt: int) -> str:
     return f"{job_name}-{attempt}"
 
 
-def worker_config(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """``SUPERSVG_JOB_CONFIG`` as docs/contracts.md defines it (snake_case keys)."""
-    config = spec["config"]
-    return {
-        "max_paths": config["maxPaths"],
-        "num_iterations": config["numIterations"],
-        "preset": config["preset"],
-        "seed": config["seed"],
-        "output_format": config["outputFormat"],
-    }
-
-
 def _env(
     job: Mapping[str, Any], spec: Mapping[str, Any], attempt: int, settings: OperatorSettings
 ) -> list[dict[str, Any]]:
     meta = job["metadata"]
     env: list[dict[str, Any]] = [
-        {"name": "SUPERSVG_JOB_ID", "value": spec.get("jobId") or meta["name"]},
-        {"name": "SUPERSVG_JOB_INPUT_KEY", "value": spec["input"]["key"]},
-        {"name": "SUPERSVG_JOB_OUTPUT_PREFIX", "value": spec["output"]["prefix"]},
-        {"name": "SUPERSVG_JOB_CONFIG", "value": json.dumps(worker_config(spec), sort_keys=True)},
-        {"name": "SUPERSVG_JOB_ATTEMPT", "value": str(spec["firstAttempt"] + attempt - 1)},
-        {"name": "SUPERSVG_DEVICE", "value": spec["device"]},
+        {"name": wenv.ENV_JOB_ID, "value": spec.get("jobId") or meta["name"]},
+        {"name": wenv.ENV_INPUT_KEY, "value": spec["input"]["key"]},
+        {"name": wenv.ENV_OUTPUT_PREFIX, "value": spec["output"]["prefix"]},
+        {"name": wenv.ENV_CONFIG, "value": worker_config_json(spec)},
+        {"name": wenv.ENV_ATTEMPT, "value": str(spec["firstAttempt"] + attempt - 1)},
+        {"name": wenv.ENV_DEVICE, "value": spec["device"]},
         # A read-only root filesystem: libraries that cache under $HOME write to /tmp.
         {"name": "HOME", "value": "/tmp"},
     ]
@@ -63,11 +52,11 @@ def _env(
     token_ref = spec.get("workerTokenSecretRef")
     scheduler = spec.get("schedulerAddr") or (settings.scheduler_addr if token_ref else "")
     if scheduler:
-        env.append({"name": "SUPERSVG_SCHEDULER_ADDR", "value": scheduler})
+        env.append({"name": wenv.ENV_SCHEDULER_ADDR, "value": scheduler})
     if token_ref:
         env.append(
             {
-                "name": "SUPERSVG_WORKER_TOKEN",
+                "name": wenv.ENV_WORKER_TOKEN,
                 "valueFrom": {
                     "secretKeyRef": {
                         "name": token_ref["name"],
@@ -78,7 +67,7 @@ def _env(
         )
     traceparent = (meta.get("annotations") or {}).get(ANNOTATION_TRACEPARENT)
     if valid_traceparent(traceparent):
-        env.append({"name": "TRACEPARENT", "value": traceparent})
+        env.append({"name": wenv.ENV_TRACEPARENT, "value": traceparent})
     return env
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import kopf
 
+from supersvg.common.kube import make_api_client
 from supersvg.common.settings import ConfigurationError
 from supersvg.operator.model import (
     FINALIZER,
@@ -23,7 +24,7 @@ from supersvg.operator.model import (
     PLURAL,
     VERSION,
 )
-from supersvg.operator.runtime import Runtime, make_api_client
+from supersvg.operator.runtime import Runtime
 from supersvg.operator.settings import OperatorSettings
 
 __all__ = ["configure_kopf"]

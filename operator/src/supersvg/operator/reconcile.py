@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from supersvg.api.jobs import ExitCode
 from supersvg.operator.children import CONTAINER, build_pod, pod_name
 from supersvg.operator.model import (
     LABEL_ATTEMPT,
@@ -25,8 +26,6 @@ from supersvg.operator.model import (
 from supersvg.operator.settings import OperatorSettings
 
 __all__ = [
-    "EXIT_CANCELLED",
-    "EXIT_INVALID_INPUT",
     "Event",
     "Plan",
     "PodOutcome",
@@ -36,9 +35,6 @@ __all__ = [
     "parse_time",
     "pod_outcome",
 ]
-
-EXIT_INVALID_INPUT = 2  # docs/contracts.md: permanent, never retried
-EXIT_CANCELLED = 3
 
 # Condition type per phase (as batch/v1 Jobs: Complete/Failed/Suspended, plus ours).
 _CONDITION_OF_PHASE = {
@@ -315,9 +311,9 @@ def decide(
         what = _failure_text(attempts, current, outcome)
         if code is not None:
             t.set(exitCode=code)
-        if code == EXIT_INVALID_INPUT:
+        if code == ExitCode.INVALID_INPUT:
             return finish("Failed", "InvalidInput", what, warning=True)
-        if code == EXIT_CANCELLED:
+        if code == ExitCode.CANCELLED:
             return finish("Cancelled", "WorkerCancelled", what)
         if attempts > spec["backoffLimit"]:
             message = f"{what}; backoffLimit ({spec['backoffLimit']}) reached"

@@ -22,25 +22,23 @@ import kubernetes
 from kubernetes.client.rest import ApiException
 from opentelemetry import trace
 
+from supersvg.common.kube import VectorizeJobs
 from supersvg.common.tracing import extract_context, traceparent
 from supersvg.operator.metrics import Metrics, MetricsServer
 from supersvg.operator.model import (
     ANNOTATION_TRACEPARENT,
     API_VERSION,
     FINALIZER,
-    GROUP,
     KIND,
     LABEL_OWNER_UID,
     MANAGER,
-    PLURAL,
     TERMINAL_PHASES,
-    VERSION,
     valid_traceparent,
 )
 from supersvg.operator.reconcile import Event, Plan, decide, format_time
 from supersvg.operator.settings import OperatorSettings
 
-__all__ = ["Runtime", "Waker", "make_api_client"]
+__all__ = ["Runtime", "Waker"]
 
 logger = logging.getLogger("supersvg.operator")
 tracer = trace.get_tracer("supersvg.operator")
@@ -89,18 +87,6 @@ class _pod_span:
 
 
 Key = tuple[str, str]  # (namespace, name)
-
-
-def make_api_client() -> kubernetes.client.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig ($KUBECONFIG)."""
-    config = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=config)
-    except kubernetes.config.ConfigException:
-        # The client's default path is read when it is imported; read $KUBECONFIG now.
-        path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-        kubernetes.config.load_kube_config(config_file=path, client_configuration=config)
-    return kubernetes.client.ApiClient(configuration=config)
 
 
 def _utcnow() -> dt.datetime:
@@ -166,7 +152,7 @@ class Runtime:
         self.settings = settings
         self.api_client = api_client
         self.core = kubernetes.client.CoreV1Api(api_client)
-        self.custom = kubernetes.client.CustomObjectsApi(api_client)
+        self.jobs = VectorizeJobs(api_client)
         self.clock = clock
         self.metrics = Metrics()
         self.waker = Waker(self._wake, clock)
@@ -211,13 +197,7 @@ class Runtime:
     # ------------------------------------------------------------------ reading
 
     def _get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            job = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return dict(job)
+        return self.jobs.get(namespace, name)
 
     def _pods(self, namespace: str, uid: str) -> list[dict[str, Any]]:
         # Raw JSON: the operator reads a few fields and must not trip over model validation.
@@ -301,9 +281,7 @@ class Runtime:
                 "metadata": {"resourceVersion": meta["resourceVersion"]},
                 "status": plan.status,
             }
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, body
-            )
+            self.jobs.patch_status(namespace, name, body)
             logger.info(
                 "%s/%s: %s",
                 namespace,
@@ -317,7 +295,7 @@ class Runtime:
                 job, Event("Normal", "TTLExpired", "deleting: ttlSecondsAfterFinished passed")
             )
             try:
-                self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+                self.jobs.delete(namespace, name)
                 self.metrics.count("jobs_deleted_ttl")
             except ApiException as exc:
                 if exc.status != 404:
@@ -353,9 +331,7 @@ class Runtime:
                 }
             }
             try:
-                self.custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name, body
-                )
+                self.jobs.patch_status(namespace, name, body)
             except ApiException as exc:
                 if exc.status != 404:
                     raise

@@ -8,7 +8,8 @@
 """
 
 from supersvg.client._core import RetryPolicy
-from supersvg.client.client import AsyncClient, Client, ProgressCallback
+from supersvg.client.async_client import AsyncClient
+from supersvg.client.client import Client, ProgressCallback
 from supersvg.client.errors import (
     Conflict,
     InvalidRequest,

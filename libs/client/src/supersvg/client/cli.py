@@ -77,13 +77,25 @@ def _fill(remote: argparse.ArgumentParser) -> None:
     submit = actions.add_parser("submit", help="upload an image and queue a job")
     _connection_flags(submit)
     submit.add_argument("image", type=Path, help="PNG, JPEG or WebP image")
-    submit.add_argument("--max-paths", type=_positive_int, help="path budget")
+    submit.add_argument(
+        "--max-paths", type=_positive_int, help="most closed outlines (holes included)"
+    )
+    submit.add_argument(
+        "--max-colors", type=_positive_int, help="most distinct fill colours (default: no limit)"
+    )
+    submit.add_argument(
+        "--gradients", choices=("auto", "off"), help="gradient fills where they win, or never"
+    )
     submit.add_argument(
         "--iterations", type=int, dest="num_iterations", help="refinement iterations"
     )
     submit.add_argument("--priority", choices=("low", "normal", "high"))
     submit.add_argument("--output-format", default=None, help="output format (svg)")
     submit.add_argument("--callback-url", help="URL the server calls when the job ends")
+    submit.add_argument(
+        "--preset", choices=("auto", "photo", "illustration", "icon"), help="tuning preset"
+    )
+    submit.add_argument("--seed", type=int, help="random seed")
     submit.add_argument(
         "--config", type=_config_json, help="extra config as a JSON object (flags win)"
     )
@@ -207,10 +219,14 @@ def run(args: argparse.Namespace) -> int:
                     args.image,
                     args.config,
                     max_paths=args.max_paths,
+                    max_colors=args.max_colors,
+                    gradients=args.gradients,
                     num_iterations=args.num_iterations,
                     priority=args.priority,
                     output_format=args.output_format,
                     callback_url=args.callback_url,
+                    preset=args.preset,
+                    seed=args.seed,
                     idempotency_key=args.idempotency_key,
                 )
                 if not (args.wait or args.output or args.preview):

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from supersvg.api.jobs.metadata import ERROR_CODE_KEY, REQUEST_ID_KEY
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.tracing import inject_context
@@ -17,7 +18,6 @@ from supersvg.gateway.middleware import request_id_var
 
 __all__ = ["SchedulerClient", "map_rpc_error"]
 
-ERROR_CODE_KEY = "supersvg-error-code"
 
 _BY_CODE = {
     "QUOTA_EXCEEDED": 429,
@@ -90,7 +90,7 @@ class SchedulerClient:
         metadata = list(inject_context().items())
         rid = request_id_var.get()
         if rid:
-            metadata.append(("x-request-id", rid))
+            metadata.append((REQUEST_ID_KEY, rid))
         try:
             return await method(request, timeout=self.timeout_s, metadata=tuple(metadata))
         except grpc.aio.AioRpcError as exc:

@@ -1,15 +1,18 @@
-"""Request and response models of the public API."""
+"""Request and response models of the public API. The ``config`` form field is the job
+contract's :class:`~supersvg.api.jobs.JobConfig` (one definition for every component)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
+
+from supersvg.api.jobs import JobConfig
 
 __all__ = [
     "CancelResponse",
     "HealthResponse",
-    "JobConfigIn",
+    "JobConfig",
     "JobError",
     "JobList",
     "JobMetrics",
@@ -20,20 +23,6 @@ __all__ = [
 ]
 
 Status = Literal["queued", "running", "completed", "failed", "cancelling", "cancelled", "expired"]
-
-
-class JobConfigIn(BaseModel):
-    """The ``config`` form field (a JSON object)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_paths: int = Field(default=256, ge=1, le=4096)
-    num_iterations: int = Field(default=100, ge=0, le=10_000)
-    output_format: Literal["svg"] = "svg"
-    priority: Literal["low", "normal", "high"] = "normal"
-    callback_url: str | None = Field(default=None, max_length=2048)
-    preset: Literal["auto", "photo", "illustration", "icon"] = "auto"
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
 class HealthResponse(BaseModel):

@@ -11,16 +11,23 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry import trace
 
+from supersvg.api.jobs import JobConfig, result_from_proto, result_to_proto
+from supersvg.api.jobs.metadata import ERROR_CODE_KEY, REQUEST_ID_KEY
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.grpc import metadata_to_carrier
 from supersvg.common.tracing import current_trace_id, extract_context, traceparent
-from supersvg.scheduler.core import Scheduler, SchedulerError, SubmitRequest
+from supersvg.scheduler.core import PRIORITIES, Refusal, Scheduler, SchedulerError, SubmitRequest
 from supersvg.scheduler.store import JobRecord
 
-__all__ = ["ERROR_CODE_KEY", "RequestIdLogFilter", "SchedulerServicer", "job_to_pb"]
+__all__ = [
+    "ERROR_CODE_KEY",
+    "STATUS_OF_REFUSAL",
+    "RequestIdLogFilter",
+    "SchedulerServicer",
+    "job_to_pb",
+]
 
-ERROR_CODE_KEY = "supersvg-error-code"
 #: The gateway's X-Request-Id of the RPC being served (gRPC metadata ``x-request-id``).
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -47,22 +54,16 @@ def _ts(value: float | None) -> Timestamp | None:
 
 
 def job_to_pb(rec: JobRecord) -> pb.Job:
-    cfg = rec.config
+    config = JobConfig.from_record(
+        rec.config, PRIORITIES.get(rec.priority, "normal"), rec.callback_url
+    )
     job = pb.Job(
         job_id=rec.job_id,
         tenant_id=rec.tenant_id,
         state=pb.JobState.Value(f"JOB_STATE_{rec.state.upper()}"),
         progress=rec.progress,
         stage=rec.stage,
-        config=pb.JobConfig(
-            max_paths=int(cfg.get("max_paths", 0)),
-            num_iterations=int(cfg.get("num_iterations", 0)),
-            output_format=str(cfg.get("output_format", "svg")),
-            priority=rec.priority,  # type: ignore[arg-type]
-            callback_url=rec.callback_url,
-            preset=str(cfg.get("preset", "auto")),
-            seed=int(cfg.get("seed", 0)),
-        ),
+        config=config.to_proto(),
         input_key=rec.input_key,
         attempts=rec.attempts,
         trace_id=rec.trace_id,
@@ -74,43 +75,25 @@ def job_to_pb(rec: JobRecord) -> pb.Job:
     if rec.state == "failed":
         job.error.CopyFrom(pb.JobError(code=rec.error_code or "", message=rec.error_message or ""))
     if rec.state == "completed" and rec.result:
-        m = rec.result.get("metrics") or {}
-        job.result.CopyFrom(
-            pb.JobResult(
-                svg_key=rec.result.get("svg_key", ""),
-                preview_png_key=rec.result.get("preview_png_key", ""),
-                result_json_key=rec.result.get("result_json_key", ""),
-                metrics=pb.JobMetrics(
-                    num_paths=int(m.get("num_paths", 0)),
-                    duration_sec=float(m.get("duration_sec", 0.0)),
-                    psnr=float(m.get("psnr", 0.0)),
-                    ssim=float(m.get("ssim", 0.0)),
-                    svg_bytes=int(m.get("svg_bytes", 0)),
-                ),
-            )
-        )
+        job.result.CopyFrom(result_to_proto(rec.result))
     return job
 
 
-def _result_from_pb(result: pb.JobResult) -> dict[str, Any]:
-    m = result.metrics
-    return {
-        "svg_key": result.svg_key,
-        "preview_png_key": result.preview_png_key,
-        "result_json_key": result.result_json_key,
-        "metrics": {
-            "num_paths": m.num_paths,
-            "duration_sec": m.duration_sec,
-            "psnr": m.psnr,
-            "ssim": m.ssim,
-            "svg_bytes": m.svg_bytes,
-        },
-    }
+#: The one place where the scheduler's refusals become gRPC status codes.
+STATUS_OF_REFUSAL = {
+    Refusal.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    Refusal.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    Refusal.WRONG_STATE: grpc.StatusCode.FAILED_PRECONDITION,
+    Refusal.CONFLICT: grpc.StatusCode.ALREADY_EXISTS,
+    Refusal.EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Refusal.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    Refusal.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
+}
 
 
 async def _abort(context: grpc.aio.ServicerContext, err: SchedulerError) -> None:
     context.set_trailing_metadata(((ERROR_CODE_KEY, err.code),))
-    await context.abort(err.status, err.message)
+    await context.abort(STATUS_OF_REFUSAL[err.kind], err.message)
 
 
 class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
@@ -119,7 +102,7 @@ class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
 
     def _span(self, name: str, context: grpc.aio.ServicerContext) -> Any:
         carrier = metadata_to_carrier(context.invocation_metadata())
-        request_id_var.set(carrier.get("x-request-id", "")[:128])  # task-local per RPC
+        request_id_var.set(carrier.get(REQUEST_ID_KEY, "")[:128])  # task-local per RPC
         parent = extract_context(carrier)
         return tracer.start_as_current_span(f"SchedulerService/{name}", context=parent)
 
@@ -140,6 +123,8 @@ class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
                 callback_url=c.callback_url,
                 preset=c.preset or "auto",
                 seed=c.seed,
+                max_colors=c.max_colors if c.HasField("max_colors") else None,
+                gradients=c.gradients or "auto",
                 idempotency_key=request.idempotency_key,
                 request_hash=request.request_hash,
             )
@@ -197,7 +182,7 @@ class SchedulerServicer(pb_grpc.SchedulerServiceServicer):
     async def ReportProgress(
         self, request: pb.ReportProgressRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReportProgressResponse:
-        result = _result_from_pb(request.result) if request.HasField("result") else None
+        result = result_from_proto(request.result) if request.HasField("result") else None
         error = (request.error.code, request.error.message) if request.HasField("error") else None
         try:
             stop = await self.scheduler.report_progress(

@@ -51,7 +51,7 @@ class SchedulerSettings(ComponentSettings):
     callback_max_attempts: int = Field(default=8, ge=1)
     callback_backoff_seconds: float = Field(default=2.0, gt=0)
     callback_timeout_seconds: float = Field(default=10.0, gt=0)
-    #: Worker command line; default ``<this python> -m supersvg.vectorizer.worker``.
+    #: Worker command line; default ``<this python> -m supersvg.worker``.
     worker_command: str = ""
     #: SUPERSVG_DEVICE given to workers (cpu | cuda | auto).
     worker_device: str = "auto"
@@ -79,7 +79,7 @@ class SchedulerSettings(ComponentSettings):
     def worker_argv(self) -> list[str]:
         if self.worker_command:
             return shlex.split(self.worker_command)
-        return [sys.executable, "-m", "supersvg.vectorizer.worker"]
+        return [sys.executable, "-m", "supersvg.worker"]
 
     def worker_scheduler_addr(self, bound_port: int) -> str:
         if self.advertise_addr:

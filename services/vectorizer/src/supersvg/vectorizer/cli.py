@@ -237,13 +237,6 @@ def _run_vectorize(args: argparse.Namespace) -> int:
         print(f"supersvg: error: {exc}", file=sys.stderr)
         return EXIT_CODES["USAGE"]
     if args.checkpoint:
-        from . import coarse
-
-        try:
-            coarse.load_learned(args.checkpoint)
-        except VectorizerError as exc:
-            print(f"supersvg: error: {exc}", file=sys.stderr)
-            return exc.exit_code
         if not Path(args.checkpoint).is_file():
             print(f"supersvg: error: CHECKPOINT: {args.checkpoint}: no such file", file=sys.stderr)
             return EXIT_CODES["CHECKPOINT"]

@@ -159,7 +159,7 @@ class Vectorizer:
         report("coarse")
         paths: list[VPath]
         if cfg.checkpoint:
-            predict = coarse.load_learned(cfg.checkpoint)
+            predict = coarse.load_learned()
             paths = list(
                 predict(
                     work.astype(np.float32) / 255.0,

@@ -44,10 +44,11 @@ Rules every implementation follows:
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from supersvg.api.jobs import WorkerConfig, WorkerEnv
 
 __all__ = ["ExecutionOutcome", "Executor", "OutcomeHandler", "PhaseHandler", "WorkSpec"]
 
@@ -61,8 +62,8 @@ class WorkSpec:
     attempt: int  # from 1
     input_key: str  # jobs/{job_id}/input
     output_prefix: str  # jobs/{job_id}/
-    #: The worker's job config: max_paths, num_iterations, preset, seed, output_format.
-    config: Mapping[str, Any]
+    #: The worker's job config (a mapping of its fields is accepted and validated).
+    config: WorkerConfig
     priority: str  # "low" | "normal" | "high" (e.g. a pod priority class)
     #: Per-job secret the worker echoes in ReportProgress.
     worker_token: str
@@ -73,22 +74,23 @@ class WorkSpec:
     #: Extra environment for the worker (e.g. SUPERSVG_DEVICE).
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, WorkerConfig):
+            object.__setattr__(self, "config", WorkerConfig.model_validate(dict(self.config)))
+
     def env(self) -> dict[str, str]:
         """The worker's environment per docs/contracts.md (storage variables excluded)."""
-        env = {
-            "SUPERSVG_JOB_ID": self.job_id,
-            "SUPERSVG_JOB_INPUT_KEY": self.input_key,
-            "SUPERSVG_JOB_OUTPUT_PREFIX": self.output_prefix,
-            "SUPERSVG_JOB_CONFIG": json.dumps(dict(self.config), sort_keys=True),
-            "SUPERSVG_JOB_ATTEMPT": str(self.attempt),
-            "SUPERSVG_WORKER_TOKEN": self.worker_token,
-        }
-        if self.scheduler_addr:
-            env["SUPERSVG_SCHEDULER_ADDR"] = self.scheduler_addr
-        if self.traceparent:
-            env["TRACEPARENT"] = self.traceparent
-        env.update(self.extra_env)
-        return env
+        return WorkerEnv(
+            job_id=self.job_id,
+            input_key=self.input_key,
+            output_prefix=self.output_prefix,
+            config=self.config.model_dump(mode="json"),
+            attempt=self.attempt,
+            scheduler_addr=self.scheduler_addr,
+            worker_token=self.worker_token,
+            traceparent=self.traceparent,
+            extra=self.extra_env,
+        ).to_env()
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,6 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-import os
-import re
 import socket
 import threading
 import time
@@ -40,6 +38,18 @@ from kubernetes.watch.watch import iter_resp_lines
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from supersvg.api.jobs import ExitCode
+from supersvg.api.jobs.vectorizejob import (
+    API_VERSION,
+    KIND,
+    LABEL_ATTEMPT,
+    LABEL_MANAGED_BY,
+    SCHEDULER,
+    TERMINAL_PHASES,
+    attempt_manifest,
+    vectorizejob_name,
+)
+from supersvg.common.kube import VectorizeJobs, make_api_client, own_namespace
 from supersvg.common.settings import ComponentSettings
 from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
 
@@ -47,15 +57,10 @@ __all__ = ["KubernetesExecutor", "KubernetesExecutorSettings", "vectorizejob_nam
 
 log = logging.getLogger(__name__)
 
-GROUP, VERSION, PLURAL = "supersvg.io", "v1alpha1", "vectorizejobs"
-MANAGER = "supersvg-scheduler"
-SELECTOR = f"app.kubernetes.io/managed-by={MANAGER}"
-LABEL_JOB_ID = "supersvg.io/job-id"
-LABEL_ATTEMPT = "supersvg.io/job-attempt"
-LABEL_TENANT = "supersvg.io/tenant"
-ANNOTATION_TRACEPARENT = "supersvg.io/traceparent"
-TERMINAL = ("Succeeded", "Failed", "Cancelled")
-EXIT_CANCELLED = 3
+SELECTOR = f"{LABEL_MANAGED_BY}={SCHEDULER}"
+#: The attempt label's name before it was unified with the operator's; VectorizeJobs
+#: created under it are still adopted after an upgrade.
+_LEGACY_LABEL_ATTEMPT = "supersvg.io/job-attempt"
 Key = tuple[str, int]  # (job id, attempt)
 
 
@@ -83,36 +88,6 @@ class KubernetesExecutorSettings(ComponentSettings):
     priority_class_name: str = ""
 
 
-def vectorizejob_name(job_id: str, attempt: int) -> str:
-    """A DNS-1123 name for one attempt of a job (job ids are ``job_`` + a ULID)."""
-    base = re.sub(r"[^a-z0-9-]+", "-", job_id.lower()).strip("-")[:240]
-    return f"{base}-a{attempt}"
-
-
-def _label_value(text: str) -> str:
-    value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63]
-    return value.strip("-_.")
-
-
-def _make_api_client() -> kubernetes.client.ApiClient:
-    config = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_incluster_config(client_configuration=config)
-    except kubernetes.config.ConfigException:
-        path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-        kubernetes.config.load_kube_config(config_file=path, client_configuration=config)
-    return kubernetes.client.ApiClient(configuration=config)
-
-
-def _own_namespace() -> str:
-    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-    try:
-        with open(path) as f:
-            return f.read().strip() or "default"
-    except OSError:
-        return "default"
-
-
 class _Gone(Exception):
     """The watch's resourceVersion is too old (410): list again."""
 
@@ -120,7 +95,8 @@ class _Gone(Exception):
 def _key_of(obj: Mapping[str, Any]) -> Key | None:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     try:
-        return (str((obj.get("spec") or {})["jobId"]), int(labels[LABEL_ATTEMPT]))
+        attempt = labels.get(LABEL_ATTEMPT) or labels[_LEGACY_LABEL_ATTEMPT]
+        return (str((obj.get("spec") or {})["jobId"]), int(attempt))
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -129,14 +105,14 @@ def outcome_of(obj: Mapping[str, Any], key: Key) -> ExecutionOutcome | None:
     """The attempt's outcome if its VectorizeJob is finished, else None."""
     status = obj.get("status") or {}
     phase = status.get("phase")
-    if phase not in TERMINAL:
+    if phase not in TERMINAL_PHASES:
         return None
     message = f"VectorizeJob {phase}: {status.get('reason', '')} {status.get('message', '')}"
     message = message.strip()
     if phase == "Succeeded":
         code: int | None = 0
     elif phase == "Cancelled":
-        code = EXIT_CANCELLED
+        code = ExitCode.CANCELLED
     else:
         code = status.get("exitCode") if status.get("reason") != "DeadlineExceeded" else None
     return ExecutionOutcome(key[0], key[1], code, message[:500])
@@ -155,7 +131,7 @@ class KubernetesExecutor(Executor):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.namespace = settings.namespace or _own_namespace()
+        self.namespace = settings.namespace or own_namespace()
         self.device = device
         self._api_client = api_client
         self._tracked: dict[Key, str] = {}  # attempts whose outcome is still owed
@@ -183,11 +159,11 @@ class KubernetesExecutor(Executor):
     @property
     def api_client(self) -> kubernetes.client.ApiClient:
         if self._api_client is None:
-            self._api_client = _make_api_client()
+            self._api_client = make_api_client()
         return self._api_client
 
-    def _custom(self) -> kubernetes.client.CustomObjectsApi:
-        return kubernetes.client.CustomObjectsApi(self.api_client)
+    def _jobs(self) -> VectorizeJobs:
+        return VectorizeJobs(self.api_client)
 
     def _core(self) -> kubernetes.client.CoreV1Api:
         return kubernetes.client.CoreV1Api(self.api_client)
@@ -219,61 +195,40 @@ class KubernetesExecutor(Executor):
     # ------------------------------------------------------------------ attempts
 
     def _body(self, spec: WorkSpec, name: str, secret: str) -> dict[str, Any]:
-        config = spec.config
-        vj_spec: dict[str, Any] = {
-            "jobId": spec.job_id,
-            "tenant": spec.tenant_id[:128],
-            "priority": spec.priority if spec.priority in ("low", "normal", "high") else "normal",
-            "input": {"key": spec.input_key},
-            "output": {"prefix": spec.output_prefix},
-            "config": {
-                "maxPaths": int(config.get("max_paths", 256)),
-                "numIterations": int(config.get("num_iterations", 100)),
-                "preset": str(config.get("preset") or "auto"),
-                "seed": int(config.get("seed", 0)),
-                "outputFormat": str(config.get("output_format") or "svg"),
-            },
-            "backoffLimit": 0,  # retries are the scheduler's decision
-            "firstAttempt": spec.attempt,
-            "device": spec.extra_env.get("SUPERSVG_DEVICE", self.device),
-            "workerTokenSecretRef": {"name": secret, "key": "token"},
+        cluster: dict[str, Any] = {
             "ttlSecondsAfterFinished": self.settings.ttl_seconds_after_finished,
         }
-        if spec.scheduler_addr:
-            vj_spec["schedulerAddr"] = spec.scheduler_addr
         if self.settings.active_deadline_seconds:
-            vj_spec["activeDeadlineSeconds"] = self.settings.active_deadline_seconds
+            cluster["activeDeadlineSeconds"] = self.settings.active_deadline_seconds
         if self.settings.resources:
-            vj_spec["resources"] = {k: dict(v) for k, v in self.settings.resources.items()}
+            cluster["resources"] = {k: dict(v) for k, v in self.settings.resources.items()}
         if self.settings.tolerations:
-            vj_spec["tolerations"] = [dict(t) for t in self.settings.tolerations]
+            cluster["tolerations"] = [dict(t) for t in self.settings.tolerations]
         if self.settings.priority_class_name:
-            vj_spec["priorityClassName"] = self.settings.priority_class_name
-        meta: dict[str, Any] = {
-            "name": name,
-            "namespace": self.namespace,
-            "labels": {
-                "app.kubernetes.io/managed-by": MANAGER,
-                LABEL_JOB_ID: _label_value(spec.job_id),
-                LABEL_ATTEMPT: str(spec.attempt),
-                LABEL_TENANT: _label_value(spec.tenant_id),
-            },
-        }
-        if spec.traceparent:
-            meta["annotations"] = {ANNOTATION_TRACEPARENT: spec.traceparent}
-        return {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "VectorizeJob",
-            "metadata": meta,
-            "spec": vj_spec,
-        }
+            cluster["priorityClassName"] = self.settings.priority_class_name
+        return attempt_manifest(
+            name=name,
+            namespace=self.namespace,
+            job_id=spec.job_id,
+            tenant_id=spec.tenant_id,
+            attempt=spec.attempt,
+            priority=spec.priority,
+            input_key=spec.input_key,
+            output_prefix=spec.output_prefix,
+            config=spec.config,
+            device=spec.extra_env.get("SUPERSVG_DEVICE", self.device),
+            token_secret=secret,
+            scheduler_addr=spec.scheduler_addr,
+            traceparent=spec.traceparent,
+            extra_spec=cluster,
+        )
 
     def _create(self, spec: WorkSpec) -> None:
         name = vectorizejob_name(spec.job_id, spec.attempt)
         secret = f"{name}-token"
-        core, custom = self._core(), self._custom()
+        core, jobs = self._core(), self._jobs()
         secret_body = {
-            "metadata": {"name": secret, "labels": {"app.kubernetes.io/managed-by": MANAGER}},
+            "metadata": {"name": secret, "labels": {LABEL_MANAGED_BY: SCHEDULER}},
             "type": "Opaque",
             "stringData": {"token": spec.worker_token},
         }
@@ -283,17 +238,18 @@ class KubernetesExecutor(Executor):
             if exc.status != 409:  # 409: a launch that was interrupted made it already
                 raise
         try:
-            job = custom.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, self._body(spec, name, secret)
-            )
+            job = jobs.create(self.namespace, self._body(spec, name, secret))
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            job = custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+            found = jobs.get(self.namespace, name)
+            if found is None:  # deleted again since the 409: let the launch fail and retry
+                raise
+            job = found
         # The Secret goes away with its VectorizeJob (garbage collection by owner).
         owner = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "VectorizeJob",
+            "apiVersion": API_VERSION,
+            "kind": KIND,
             "name": name,
             "uid": job["metadata"]["uid"],
             "blockOwnerDeletion": False,
@@ -321,16 +277,7 @@ class KubernetesExecutor(Executor):
         )
 
     def _get(self, name: str) -> dict[str, Any] | None:
-        try:
-            return dict(
-                self._custom().get_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, name
-                )
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._jobs().get(self.namespace, name)
 
     async def adopt(self, spec: WorkSpec) -> bool:
         key = (spec.job_id, spec.attempt)
@@ -370,15 +317,11 @@ class KubernetesExecutor(Executor):
 
     def _patch_cancel(self, name: str) -> None:
         with contextlib.suppress(ApiException):
-            self._custom().patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name, {"spec": {"cancel": True}}
-            )
+            self._jobs().patch(self.namespace, name, {"spec": {"cancel": True}})
 
     def _delete(self, name: str) -> None:
         with contextlib.suppress(ApiException):
-            self._custom().delete_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name
-            )
+            self._jobs().delete(self.namespace, name)
 
     # ------------------------------------------------------------------ outcomes
 
@@ -429,21 +372,19 @@ class KubernetesExecutor(Executor):
         self._run_on_loop(self._on_object(event, obj))
 
     def _watch_forever(self) -> None:
-        custom = self._custom()
+        jobs = self._jobs()
         rv: str | None = None
         backoff = 0.2
         while not self._stop.is_set():
             try:
                 if rv is None:
                     self._list_started = time.monotonic()
-                    listed = custom.list_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, label_selector=SELECTOR
-                    )
+                    listed = jobs.list(self.namespace, label_selector=SELECTOR)
                     rv = str(listed["metadata"]["resourceVersion"])
                     self._relisted(listed.get("items", []))
                 else:
                     self.resumes += 1
-                rv = self._stream(custom, rv)
+                rv = self._stream(jobs, rv)
                 backoff = 0.2
             except _Gone:
                 log.info("vectorizejob watch expired (410 Gone); relisting")
@@ -456,13 +397,10 @@ class KubernetesExecutor(Executor):
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    def _stream(self, custom: kubernetes.client.CustomObjectsApi, rv: str) -> str:
+    def _stream(self, jobs: VectorizeJobs, rv: str) -> str:
         """One watch request from ``rv``; returns the last resourceVersion seen."""
-        resp = custom.list_namespaced_custom_object(
-            GROUP,
-            VERSION,
+        resp = jobs.list(
             self.namespace,
-            PLURAL,
             label_selector=SELECTOR,
             watch=True,
             allow_watch_bookmarks=True,

@@ -44,7 +44,7 @@ import kmock
 from kmock._internal import apps, enums, rendering
 from kmock._internal.references import resource as Resource
 
-from tests.support.kube.crd import CrdSchema
+from tools.testing.kube.crd import CrdSchema
 
 __all__ = ["ApiError", "KubeApi", "ResourceSpec", "parse_label_selector"]
 

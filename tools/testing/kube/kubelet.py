@@ -24,11 +24,11 @@ from typing import Any
 import kubernetes
 from kubernetes.client.rest import ApiException
 
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing.kube.fixtures import KubeCluster
 
 __all__ = ["Kubelet"]
 
-COMMANDS = {"supersvg-worker": [sys.executable, "-m", "supersvg.vectorizer.worker"]}
+COMMANDS = {"supersvg-worker": [sys.executable, "-m", "supersvg.worker"]}
 
 
 def _now() -> str:

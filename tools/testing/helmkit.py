@@ -1,6 +1,6 @@
 """Real Helm (helm-sdkpy's Helm library) against the project's mock Kubernetes API.
 
-The mock API (tests.support.kube) serves the core resources and the VectorizeJob CRD. Helm also
+The mock API (tools.testing.kube) serves the core resources and the VectorizeJob CRD. Helm also
 needs the workload, RBAC, networking and policy groups, core discovery with the right
 groupVersion, and an OpenAPI v3 index: Helm validates hook manifests before it creates them,
 and an index that advertises server-side field validation lets the client skip its own schema
@@ -25,10 +25,10 @@ import kubernetes
 import kubernetes_validate
 import yaml
 
-from tests.support.kube.fixtures import KubeCluster
-from tests.support.kube.kmock_ext import ResourceSpec
+from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.kmock_ext import ResourceSpec
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "supersvg"
 # The newest Kubernetes release whose schemas kubernetes-validate bundles.
 KUBE_VERSION = kubernetes_validate.utils.latest_version()

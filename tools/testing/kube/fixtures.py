@@ -21,7 +21,7 @@ import kubernetes
 import pytest
 import yaml
 
-from tests.support.kube.kmock_ext import CORE_RESOURCES, KubeApi
+from tools.testing.kube.kmock_ext import CORE_RESOURCES, KubeApi
 
 __all__ = ["CRD_PATH", "KubeCluster", "kube_api", "start_kube_api"]
 

@@ -18,7 +18,7 @@ import kopf
 import kubernetes
 import pytest
 
-from tests.support.kube.fixtures import KubeCluster
+from tools.testing.kube.fixtures import KubeCluster
 
 __all__ = ["TEST_ENV", "OperatorRunner", "PodDriver", "eventually", "operator_env"]
 

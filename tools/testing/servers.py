@@ -111,3 +111,17 @@ def start_s3_server(port: int, workdir: Path) -> S3Server:
     proc = _spawn_moto(port)
     wait_http(f"http://127.0.0.1:{port}/", proc=proc)
     return S3Server(host="127.0.0.1", port=port, proc=proc)
+
+
+PG_ADMIN_DSN = os.environ.get("SUPERSVG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def pg_admin(sql: str) -> None:
+    """Run one statement as the PostgreSQL admin (create and drop test databases)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -1,0 +1,23 @@
+"""The worker's own settings (the job itself is :class:`~supersvg.api.jobs.WorkerEnv`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from supersvg.common.settings import ComponentSettings
+
+__all__ = ["WorkerSettings"]
+
+
+class WorkerSettings(ComponentSettings):
+    """``SUPERSVG_WORKER_*`` plus the shared logging/tracing variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUPERSVG_WORKER_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    #: The container's termination message file (Kubernetes creates it; elsewhere absent).
+    termination_log: str = Field(
+        default="/dev/termination-log", validation_alias="SUPERSVG_TERMINATION_LOG"
+    )

@@ -1,0 +1,1 @@
+"""Developer tools (``make run``); importable so import-linter can hold product code off them."""
