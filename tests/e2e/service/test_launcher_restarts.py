@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from tools.testing.service import FAST, png_bytes
 from tools.run_embedded import free_port
+from tools.testing.service import FAST, png_bytes
 
 
 def _children(pid: int) -> dict[str, int]:

@@ -236,10 +236,9 @@ def _run_vectorize(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"supersvg: error: {exc}", file=sys.stderr)
         return EXIT_CODES["USAGE"]
-    if args.checkpoint:
-        if not Path(args.checkpoint).is_file():
-            print(f"supersvg: error: CHECKPOINT: {args.checkpoint}: no such file", file=sys.stderr)
-            return EXIT_CODES["CHECKPOINT"]
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        print(f"supersvg: error: CHECKPOINT: {args.checkpoint}: no such file", file=sys.stderr)
+        return EXIT_CODES["CHECKPOINT"]
 
     jobs: list[tuple[str, str, dict[str, str]]] = []
     if args.input != "-" and Path(args.input).is_dir():
