@@ -154,8 +154,10 @@ def main() -> None:
             row = run_app(app, Path(tmp), args.timeout)
             print(json.dumps(row), flush=True)
             rows.append(row)
-    meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    write_results(args.out, rows, meta)
+            # Written after every program, so a long run leaves its results so far.
+            meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+            meta["complete"] = len(rows) == len(apps)
+            write_results(args.out, rows, meta)
 
 
 if __name__ == "__main__":
