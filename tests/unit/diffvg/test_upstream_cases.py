@@ -90,6 +90,11 @@ def _curve(p: Params) -> Scene:
     return _fill(path, p["color"])
 
 
+def _curve_outline(p: Params) -> Scene:
+    path = pydiffvg.Path(_CUBIC_NCP, p["pts"] * SIZE, is_closed=True, stroke_width=p["w"] * SIZE)
+    return [path], [pydiffvg.ShapeGroup(torch.tensor([0]), p["color"], stroke_color=p["stroke"])]
+
+
 def _open_stroke(p: Params, width: torch.Tensor) -> Scene:
     path = pydiffvg.Path(torch.tensor([2, 2]), p["pts"] * SIZE, is_closed=False, stroke_width=width)
     group = pydiffvg.ShapeGroup(torch.tensor([0]), None, stroke_color=p["stroke"])
@@ -185,6 +190,18 @@ CASES: dict[str, tuple[Callable[[Params], Scene], Params, Params, int, bool]] = 
         {"pts": _CURVE, "color": _GREEN},
         {"pts": _jitter(_CURVE, 0.06), "color": _PURPLE},
         100,
+        False,
+    ),
+    "curve_outline": (
+        _curve_outline,
+        {"pts": _CURVE, "color": _GREEN, "stroke": _t(0.6, 0.3, 0.6, 0.8), "w": _t(0.03)},
+        {
+            "pts": _jitter(_CURVE, 0.05),
+            "color": _PURPLE,
+            "stroke": _t(0.4, 0.7, 0.5, 0.5),
+            "w": _t(0.06),
+        },
+        120,
         False,
     ),
     "open_curve": (
