@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import resvg_py
@@ -56,3 +56,45 @@ def cosine(u: torch.Tensor, v: torch.Tensor) -> float:
     u = u.flatten().double()
     v = v.flatten().double()
     return float((u @ v) / (u.norm() * v.norm()).clamp(min=1e-300))
+
+
+def central_differences(
+    loss: Callable[[], torch.Tensor],
+    param: torch.Tensor,
+    step: float,
+    indices: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Central differences of ``loss`` for the entries ``indices`` of ``param`` (all if None)."""
+    flat = param.data.view(-1)
+    idx = torch.arange(flat.numel()) if indices is None else indices
+    out = torch.zeros(idx.numel(), dtype=torch.float64)
+    for k, i in enumerate(idx.tolist()):
+        keep = float(flat[i])
+        flat[i] = keep + step
+        up = float(loss())
+        flat[i] = keep - step
+        down = float(loss())
+        flat[i] = keep
+        out[k] = (up - down) / (2 * step)
+    return out
+
+
+def central_differences(
+    loss: Callable[[], torch.Tensor],
+    param: torch.Tensor,
+    step: float,
+    indices: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Central differences of ``loss`` for the entries ``indices`` of ``param`` (all if None)."""
+    flat = param.data.view(-1)
+    idx = torch.arange(flat.numel()) if indices is None else indices
+    out = torch.zeros(idx.numel(), dtype=torch.float64)
+    for k, i in enumerate(idx.tolist()):
+        keep = float(flat[i])
+        flat[i] = keep + step
+        up = float(loss())
+        flat[i] = keep - step
+        down = float(loss())
+        flat[i] = keep
+        out[k] = (up - down) / (2 * step)
+    return out

@@ -1,6 +1,6 @@
 """Pure-PyTorch differentiable vector graphics renderer with DiffVG's Python API."""
 
-from pydiffvg.compat import PixelFilter, RenderFunction, set_print_timing
+from pydiffvg.compat import OutputType, PixelFilter, RenderFunction, set_print_timing
 from pydiffvg.device import get_device, get_use_gpu, set_device, set_use_gpu
 from pydiffvg.image import imread, imwrite
 from pydiffvg.render import render, render_polygons
@@ -14,13 +14,14 @@ from pydiffvg.shape import (
     Rect,
     ShapeGroup,
 )
-from pydiffvg.svg_parser import svg_to_scene
+from pydiffvg.svg_parser import from_svg_path, svg_to_scene
 from pydiffvg.svg_writer import save_svg, scene_to_svg
 
 __all__ = [
     "Circle",
     "Ellipse",
     "LinearGradient",
+    "OutputType",
     "Path",
     "PixelFilter",
     "Polygon",
@@ -28,6 +29,7 @@ __all__ = [
     "Rect",
     "RenderFunction",
     "ShapeGroup",
+    "from_svg_path",
     "get_device",
     "get_use_gpu",
     "imread",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 import torch
 
 from pydiffvg.device import get_device
 from pydiffvg.render import render
+from pydiffvg.sdf import render_sdf, sample_grid
 from pydiffvg.shape import (
     Circle,
     Color,
@@ -29,7 +32,7 @@ from pydiffvg.shape import (
     ShapeGroup,
 )
 
-__all__ = ["PixelFilter", "RenderFunction", "set_print_timing"]
+__all__ = ["OutputType", "PixelFilter", "RenderFunction", "set_print_timing"]
 
 _print_timing = False
 _log = logging.getLogger("pydiffvg")
@@ -39,6 +42,14 @@ def set_print_timing(value: bool) -> None:
     """Log the wall time of each ``RenderFunction.apply`` call (logger ``pydiffvg``)."""
     global _print_timing
     _print_timing = bool(value)
+
+
+class OutputType(IntEnum):
+    """What ``RenderFunction.apply`` returns: RGBA ``[H, W, 4]`` or a signed distance
+    field ``[H, W, 1]`` (canvas pixels, negative inside a filled group)."""
+
+    color = 1
+    sdf = 2
 
 
 class PixelFilter:
@@ -67,8 +78,28 @@ class RenderFunction:
         use_prefiltering: bool = False,
         eval_positions: Any = None,
     ) -> list[Any]:
-        """Flatten a scene into a list of plain values and tensors."""
-        args: list[Any] = [int(canvas_width), int(canvas_height), len(shapes), len(shape_groups)]
+        """Flatten a scene into a list of plain values and tensors.
+
+        ``output_type`` is an :class:`OutputType` (default colour); ``eval_positions``
+        ``[M, 2]`` (output pixels) asks the SDF output for those points only.
+        ``filter`` and ``use_prefiltering`` are accepted and ignored: fill coverage is
+        always the exact box-filtered area.
+        """
+        del filter, use_prefiltering
+        kind = OutputType.color if output_type is None else OutputType(output_type)
+        positions = None
+        if eval_positions is not None and torch.as_tensor(eval_positions).numel() > 0:
+            positions = torch.as_tensor(eval_positions).reshape(-1, 2)
+            if kind != OutputType.sdf:
+                raise ValueError("eval_positions are only supported with OutputType.sdf")
+        args: list[Any] = [
+            int(canvas_width),
+            int(canvas_height),
+            len(shapes),
+            len(shape_groups),
+            kind,
+            positions,
+        ]
         for shape in shapes:
             if isinstance(shape, Path):
                 args += [
@@ -105,28 +136,135 @@ class RenderFunction:
         background_image: torch.Tensor | None,
         *args: Any,
     ) -> torch.Tensor:
-        """Render serialized scene ``args`` to ``[height, width, 4]`` on ``get_device()``."""
-        del seed  # coverage is analytic: there is no sampling noise to seed
-        if num_samples_x < 1 or num_samples_y < 1:
-            raise ValueError("num_samples_x and num_samples_y must be >= 1")
-        canvas_width, canvas_height, shapes, groups = _deserialize(list(args))
-        scale = width / canvas_width
-        if abs(height / canvas_height - scale) > 1e-9:
-            raise ValueError("output size must keep the canvas aspect ratio")
+        """Render serialized scene ``args`` on ``get_device()``: RGBA ``[height, width, 4]``,
+        or for ``OutputType.sdf`` the signed distance ``[height, width, 1]`` (``[M, 1]``
+        at ``eval_positions``)."""
+        del seed  # coverage is analytic and SDF samples sit at cell centres: no noise
+        scene = _deserialize(list(args))
         start = time.perf_counter()
-        image = render(
-            shapes,
-            groups,
-            width=int(width),
-            height=int(height),
-            samples=max(num_samples_x, num_samples_y),
-            background=background_image,
-            device=get_device(),
-            scale=scale,
-        )
+        if scene.output_type == OutputType.sdf:
+            image = _sdf(scene, width, height, num_samples_x, num_samples_y)
+        else:
+            image = render(
+                scene.shapes,
+                scene.groups,
+                width=int(width),
+                height=int(height),
+                samples=max(num_samples_x, num_samples_y),
+                background=background_image,
+                device=get_device(),
+                scale=_output_scale(scene, width, height),
+            )
         if _print_timing:
             _log.info("render: %.4f s", time.perf_counter() - start)
         return image
+
+    @staticmethod
+    def render_grad(  # noqa: PLR0917 - DiffVG's signature
+        grad_img: torch.Tensor,
+        width: int,
+        height: int,
+        num_samples_x: int,
+        num_samples_y: int,
+        seed: int,
+        background_image: torch.Tensor | None,
+        *args: Any,
+    ) -> torch.Tensor:
+        """DiffVG's screen-space gradient: for each pixel, the derivative of
+        ``sum(grad_img * image)`` with respect to translating the scene under that pixel,
+        ``[height, width, 2]`` (``[M, 2]`` at ``eval_positions``).
+
+        Implemented for ``OutputType.sdf`` (where it is minus the distance gradient with
+        respect to the sample position, summed over the pixel's samples); the colour
+        output raises ``NotImplementedError``.
+        """
+        del seed, background_image
+        scene = _deserialize(list(args))
+        if scene.output_type != OutputType.sdf:
+            raise NotImplementedError("render_grad is implemented for OutputType.sdf only")
+        dev = get_device()
+        dtype = _scene_float_dtype(scene.shapes)
+        if scene.eval_positions is not None:
+            points = scene.eval_positions.to(device=dev, dtype=dtype)
+        else:
+            _check_samples(num_samples_x, num_samples_y)
+            points = sample_grid(
+                width, height, num_samples_x, num_samples_y, device=dev, dtype=dtype
+            )
+        points = points.detach().requires_grad_(True)
+        with torch.enable_grad():
+            image = _sdf(scene, width, height, num_samples_x, num_samples_y, points=points)
+            (d_points,) = torch.autograd.grad(
+                (image * grad_img.to(device=dev, dtype=image.dtype)).sum(), points
+            )
+        # Sample positions are in output pixels; the scene moves in canvas pixels.
+        to_canvas = torch.tensor(
+            [width / scene.canvas_width, height / scene.canvas_height], device=dev, dtype=dtype
+        )
+        d_translation = -d_points * to_canvas
+        if scene.eval_positions is not None:
+            return d_translation
+        per_pixel = num_samples_x * num_samples_y
+        return d_translation.reshape(height, width, per_pixel, 2).sum(dim=2)
+
+
+def _check_samples(num_samples_x: int, num_samples_y: int) -> None:
+    if num_samples_x < 1 or num_samples_y < 1:
+        raise ValueError("num_samples_x and num_samples_y must be >= 1")
+
+
+def _output_scale(scene: _Scene, width: int, height: int) -> float:
+    scale = width / scene.canvas_width
+    if abs(height / scene.canvas_height - scale) > 1e-9:
+        raise ValueError("output size must keep the canvas aspect ratio")
+    return scale
+
+
+def _scene_float_dtype(shapes: Sequence[Shape]) -> torch.dtype:
+    """float64 when any shape coordinate is float64, else float32."""
+    for shape in shapes:
+        for value in vars(shape).values():
+            if isinstance(value, torch.Tensor) and value.dtype == torch.float64:
+                return torch.float64
+    return torch.float32
+
+
+def _sdf(
+    scene: _Scene,
+    width: int,
+    height: int,
+    num_samples_x: int,
+    num_samples_y: int,
+    *,
+    points: torch.Tensor | None = None,
+) -> torch.Tensor:
+    _check_samples(num_samples_x, num_samples_y)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"width and height must be positive, got {width}x{height}")
+    return render_sdf(
+        scene.shapes,
+        scene.groups,
+        canvas_width=scene.canvas_width,
+        canvas_height=scene.canvas_height,
+        width=int(width),
+        height=int(height),
+        samples_x=num_samples_x,
+        samples_y=num_samples_y,
+        eval_positions=scene.eval_positions,
+        sample_points=points,
+        device=get_device(),
+        dtype=points.dtype if points is not None else _scene_float_dtype(scene.shapes),
+    )
+
+
+@dataclass
+class _Scene:
+    canvas_width: int
+    canvas_height: int
+    output_type: OutputType
+    eval_positions: torch.Tensor | None
+    shapes: list[Shape]
+    groups: list[ShapeGroup]
 
 
 def _serialize_color(args: list[Any], color: Color | None) -> None:
@@ -140,10 +278,10 @@ def _serialize_color(args: list[Any], color: Color | None) -> None:
         args += ["constant", color]
 
 
-def _deserialize(args: list[Any]) -> tuple[int, int, list[Shape], list[ShapeGroup]]:
+def _deserialize(args: list[Any]) -> _Scene:
     try:
-        canvas_width, canvas_height, num_shapes, num_groups = args[:4]
-        pos = 4
+        canvas_width, canvas_height, num_shapes, num_groups, output_type, positions = args[:6]
+        pos = 6
 
         def take(n: int) -> list[Any]:
             nonlocal pos
@@ -197,4 +335,11 @@ def _deserialize(args: list[Any]) -> tuple[int, int, list[Shape], list[ShapeGrou
         raise ValueError(
             f"malformed scene arguments (use RenderFunction.serialize_scene): {exc}"
         ) from exc
-    return int(canvas_width), int(canvas_height), shapes, groups
+    return _Scene(
+        int(canvas_width),
+        int(canvas_height),
+        OutputType(output_type),
+        positions,
+        shapes,
+        groups,
+    )

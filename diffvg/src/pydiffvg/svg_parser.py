@@ -13,6 +13,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ from pydiffvg.shape import (
     ShapeGroup,
 )
 
-__all__ = ["svg_to_scene"]
+__all__ = ["from_svg_path", "svg_to_scene"]
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -319,6 +320,36 @@ def _parse_path_d(d: str) -> list[_Sub]:
             s.pts.pop()
             s.closed = True
         out.append(s)
+    return out
+
+
+def from_svg_path(
+    path_str: str, shape_to_canvas: Any = None, force_close: bool = False
+) -> list[Path]:
+    """DiffVG's ``from_svg_path``: one :class:`Path` per sub-path of SVG path data.
+
+    Points are mapped by the 3x3 ``shape_to_canvas`` (default identity); a sub-path whose
+    end meets its start is closed, and ``force_close`` closes the others with a line.
+    Arcs become cubics. Stroke widths are DiffVG's default (1.0).
+    """
+    mat = (
+        np.eye(3)
+        if shape_to_canvas is None
+        else np.asarray(
+            torch.as_tensor(shape_to_canvas, dtype=torch.float64).detach().cpu(), dtype=float
+        )
+    )
+    if mat.shape != (3, 3):
+        raise ValueError("shape_to_canvas must have shape [3, 3]")
+    out: list[Path] = []
+    for sub in _parse_path_d(path_str):
+        if force_close and not sub.closed:
+            sub.ncp.append(0)
+            sub.closed = True
+        pts = np.array(sub.pts)
+        hom = np.concatenate([pts, np.ones((pts.shape[0], 1))], axis=1) @ mat.T
+        points = torch.tensor(hom[:, :2] / hom[:, 2:3], dtype=torch.float32)
+        out.append(Path(torch.tensor(sub.ncp, dtype=torch.int32), points, sub.closed))
     return out
 
 

@@ -10,7 +10,7 @@ import torch
 
 import pydiffvg
 from pydiffvg.testing import random_scene
-from tools.testing.diffvg import cosine
+from tools.testing.diffvg import central_differences, cosine
 
 F64 = torch.float64
 
@@ -119,27 +119,6 @@ def test_gradcheck_primitives_and_gradient_paint() -> None:
     _gradcheck(fn, centre, radius, eradius, lo, hi, begin, end, stops)
 
 
-def _central_differences(
-    loss: Callable[[], torch.Tensor],
-    param: torch.Tensor,
-    step: float,
-    indices: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Central differences of ``loss`` for the entries ``indices`` of ``param`` (all if None)."""
-    flat = param.data.view(-1)
-    idx = torch.arange(flat.numel()) if indices is None else indices
-    out = torch.zeros(idx.numel(), dtype=F64)
-    for k, i in enumerate(idx.tolist()):
-        keep = float(flat[i])
-        flat[i] = keep + step
-        up = float(loss())
-        flat[i] = keep - step
-        down = float(loss())
-        flat[i] = keep
-        out[k] = (up - down) / (2 * step)
-    return out
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_gradients_agree_with_finite_differences_on_realistic_scenes(seed: int) -> None:
     size = 48
@@ -170,14 +149,14 @@ def test_gradients_agree_with_finite_differences_on_realistic_scenes(seed: int) 
     grads = torch.autograd.grad(loss(), [points, *colors, *widths])
     sample = torch.randperm(points.numel(), generator=gen)[:40]
     with torch.no_grad():
-        fd_points = _central_differences(loss, points, 1e-3, sample)
-        fd_colors = torch.cat([_central_differences(loss, c, 1e-4) for c in colors])
+        fd_points = central_differences(loss, points, 1e-3, sample)
+        fd_colors = torch.cat([central_differences(loss, c, 1e-4) for c in colors])
     ours_points = grads[0].flatten()[sample]
     ours_colors = torch.cat([g.flatten() for g in grads[1 : 1 + len(colors)]])
     assert cosine(ours_points, fd_points) >= 0.9
     assert cosine(ours_colors, fd_colors) >= 0.99
     if widths:
         with torch.no_grad():
-            fd_w = torch.cat([_central_differences(loss, w, 1e-3) for w in widths])
+            fd_w = torch.cat([central_differences(loss, w, 1e-3) for w in widths])
         ours_w = torch.cat([g.reshape(1) for g in grads[1 + len(colors) :]])
         assert cosine(ours_w, fd_w) >= 0.9
