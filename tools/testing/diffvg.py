@@ -77,24 +77,3 @@ def central_differences(
         flat[i] = keep
         out[k] = (up - down) / (2 * step)
     return out
-
-
-def central_differences(
-    loss: Callable[[], torch.Tensor],
-    param: torch.Tensor,
-    step: float,
-    indices: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Central differences of ``loss`` for the entries ``indices`` of ``param`` (all if None)."""
-    flat = param.data.view(-1)
-    idx = torch.arange(flat.numel()) if indices is None else indices
-    out = torch.zeros(idx.numel(), dtype=torch.float64)
-    for k, i in enumerate(idx.tolist()):
-        keep = float(flat[i])
-        flat[i] = keep + step
-        up = float(loss())
-        flat[i] = keep - step
-        down = float(loss())
-        flat[i] = keep
-        out[k] = (up - down) / (2 * step)
-    return out
