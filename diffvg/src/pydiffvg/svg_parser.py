@@ -1,4 +1,4 @@
-"""SVG input: :func:`svg_to_scene`.
+"""SVG input: :func:`svg_to_scene` and :func:`from_svg_path` (one job: parsing SVG).
 
 Reads what :mod:`pydiffvg.svg_writer` emits plus the common subset of real files:
 ``path`` (M/L/H/V/C/S/Q/T/A/Z, absolute and relative), ``rect``, ``circle``, ``ellipse``,

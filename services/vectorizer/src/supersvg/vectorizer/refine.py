@@ -1,5 +1,8 @@
 """Refinement: optimise path points and colours through the differentiable renderer.
 
+One job, in one module on purpose: the scene parameters (points, colours, gradient stops),
+their pydiffvg scenes and the optimiser that moves them.
+
 Adam on the mean squared error between ``pydiffvg.render`` of the scene and the input at
 the refinement resolution. The background rectangle keeps its geometry (it must cover
 the canvas) but its colour is optimised.

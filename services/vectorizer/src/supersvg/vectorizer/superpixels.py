@@ -1,5 +1,7 @@
 """Superpixels (SLIC), merged into the regions that become the SVG's shapes.
 
+One job, pixels to regions: superpixels, merging, anti-aliasing clean-up, palette.
+
 SLIC over-segments the image; adjacent superpixels are then merged greedily by Ward's
 criterion (the increase in squared colour error a merge causes) down to the shape budget,
 and further while merges cost nothing visible, so flat areas become one region and detailed
