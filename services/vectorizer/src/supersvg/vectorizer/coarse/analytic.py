@@ -201,6 +201,15 @@ def simplify_rings(
     return pts, cid, idx
 
 
+def _pixel_pair(rc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two 4-adjacent pixels (row, col) each marching-squares point lies between."""
+    r, q = rc[:, 0], rc[:, 1]
+    on_row = np.abs(r - np.round(r)) < 1e-6
+    r1 = np.where(on_row, np.round(r), np.floor(r)).astype(np.int64)
+    q1 = np.where(on_row, np.floor(q), np.round(q)).astype(np.int64)
+    return r1, q1, np.where(on_row, r1, r1 + 1), np.where(on_row, q1 + 1, q1)
+
+
 def _junctions(
     rc: np.ndarray, cid: np.ndarray, inside: np.ndarray, padded: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -213,12 +222,7 @@ def _junctions(
     one outside; the label across is the outside one.
     """
     ph, pw = padded.shape
-    r, q = rc[:, 0], rc[:, 1]
-    on_row = np.abs(r - np.round(r)) < 1e-6
-    r1 = np.where(on_row, np.round(r), np.floor(r)).astype(np.int64)
-    q1 = np.where(on_row, np.floor(q), np.round(q)).astype(np.int64)
-    r2 = np.where(on_row, r1, r1 + 1)
-    q2 = np.where(on_row, q1 + 1, q1)
+    r1, q1, r2, q2 = _pixel_pair(rc)
 
     def at(rr: np.ndarray, qq: np.ndarray) -> np.ndarray:
         ok = (rr >= 0) & (rr < ph) & (qq >= 0) & (qq < pw)
@@ -248,12 +252,7 @@ def _subpixel(
     Both sides of a shared boundary get the same point (the projection is symmetric).
     """
     ph, pw = padded.shape
-    r, q = rc[:, 0], rc[:, 1]
-    on_row = np.abs(r - np.round(r)) < 1e-6
-    r1 = np.where(on_row, np.round(r), np.floor(r)).astype(np.int64)
-    q1 = np.where(on_row, np.floor(q), np.round(q)).astype(np.int64)
-    r2 = np.where(on_row, r1, r1 + 1)
-    q2 = np.where(on_row, q1 + 1, q1)
+    r1, q1, r2, q2 = _pixel_pair(rc)
     ok = (r1 >= 0) & (q1 >= 0) & (r2 < ph) & (q2 < pw)
     r1c, q1c = np.clip(r1, 0, ph - 1), np.clip(q1, 0, pw - 1)
     r2c, q2c = np.clip(r2, 0, ph - 1), np.clip(q2, 0, pw - 1)
