@@ -38,9 +38,10 @@ $(PROTO_STAMP): $(wildcard protos/supersvg/api/v1/*.proto) | $(STAMP)
 .PHONY: proto
 proto: $(PROTO_STAMP) ## Generate gRPC code from protos/ into supersvg.api.v1
 
-# Every component's source root (the generated supersvg.api.v1 is excluded in pyproject.toml).
+# Every component's source root (the generated supersvg.api.v1 is excluded in pyproject.toml),
+# and tools/ (the launcher and the test support that tests and benchmarks share).
 MYPY_SRC := libs/common/src libs/api/src libs/client/src libs/datasets/src libs/cloud/src diffvg/src \
-	services/*/src operator/src
+	services/*/src operator/src tools
 
 .PHONY: check
 check: setup ## Static checks that `make test` runs first: ruff, mypy, import-linter contracts

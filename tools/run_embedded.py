@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from supersvg.common.backoff import Backoff
+
 __all__ = [
-    "Backoff",
+    "RESTART_BACKOFF",
     "EmbeddedStack",
     "StackConfig",
     "Supervisor",
@@ -222,15 +224,8 @@ class EmbeddedStack:
         return None
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Delays between restarts of one process: ``initial`` growing by ``factor`` up to
-    ``maximum``; a process that ran ``stable_after`` seconds starts again from ``initial``."""
-
-    initial: float = 1.0
-    factor: float = 2.0
-    maximum: float = 30.0
-    stable_after: float = 60.0
+# Restarts wait 1 s after a crash, doubling to 30 s while the process keeps dying.
+RESTART_BACKOFF = Backoff(base=1.0, maximum=30.0)
 
 
 @dataclass
@@ -238,14 +233,17 @@ class _Supervised:
     name: str
     start: Callable[[], None]
     process: Callable[[], subprocess.Popen[bytes] | None]
-    delay: float
     started_at: float
+    failures: int = 0  # consecutive crashes and failed starts
     restarts: int = 0
     retry_at: float | None = None  # set while the process is down
 
 
 class Supervisor:
-    """Restarts the stack's processes when they die, with :class:`Backoff`, and says so.
+    """Restarts the stack's processes when they die, with a :class:`Backoff`, and says so.
+
+    A process that ran ``stable_after`` seconds before it died starts again from the
+    backoff's first delay.
 
     Call :meth:`poll` periodically from the launcher's loop; a restart blocks until the
     process is up again (or its start fails, which schedules the next try).
@@ -254,18 +252,18 @@ class Supervisor:
     def __init__(
         self,
         stack: EmbeddedStack,
-        backoff: Backoff | None = None,
+        backoff: Backoff = RESTART_BACKOFF,
+        stable_after: float = 60.0,
         say: Callable[[str], None] | None = None,
     ) -> None:
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff
+        self.stable_after = stable_after
         self.say = say or (lambda msg: print(msg, file=sys.stderr, flush=True))
         now = time.monotonic()
         self.items = [
-            _Supervised("scheduler", stack.start_scheduler, lambda: stack.scheduler,
-                        self.backoff.initial, now),
-            _Supervised("gateway", stack.start_gateway, lambda: stack.gateway,
-                        self.backoff.initial, now),
-        ]  # fmt: skip
+            _Supervised("scheduler", stack.start_scheduler, lambda: stack.scheduler, now),
+            _Supervised("gateway", stack.start_gateway, lambda: stack.gateway, now),
+        ]
 
     def poll(self) -> None:
         for item in self.items:
@@ -274,29 +272,31 @@ class Supervisor:
             if item.retry_at is None:
                 if proc is None or proc.poll() is None:
                     continue
-                if now - item.started_at >= self.backoff.stable_after:
-                    item.delay = self.backoff.initial
+                if now - item.started_at >= self.stable_after:
+                    item.failures = 0
+                delay = self._schedule(item, now)
                 self.say(
                     f"warning: {item.name} exited with {_exit_reason(proc.returncode)}; "
-                    f"restarting it in {item.delay:g}s"
+                    f"restarting it in {delay:g}s"
                 )
-                self._schedule(item, now)
             elif now >= item.retry_at:
                 item.restarts += 1
                 try:
                     item.start()
                 except (RuntimeError, TimeoutError, OSError) as exc:
+                    delay = self._schedule(item, time.monotonic())
                     self.say(f"warning: {item.name} restart {item.restarts} failed: {exc}; "
-                             f"next try in {item.delay:g}s")  # fmt: skip
-                    self._schedule(item, time.monotonic())
+                             f"next try in {delay:g}s")  # fmt: skip
                     continue
                 item.retry_at, item.started_at = None, time.monotonic()
                 pid = getattr(item.process(), "pid", "?")
                 self.say(f"{item.name} restarted (pid {pid}, restart {item.restarts})")
 
-    def _schedule(self, item: _Supervised, now: float) -> None:
-        item.retry_at = now + item.delay
-        item.delay = min(item.delay * self.backoff.factor, self.backoff.maximum)
+    def _schedule(self, item: _Supervised, now: float) -> float:
+        item.failures += 1
+        delay = self.backoff.delay(item.failures)
+        item.retry_at = now + delay
+        return delay
 
 
 def _exit_reason(code: int | None) -> str:

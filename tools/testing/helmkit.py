@@ -64,7 +64,9 @@ EXTRA_RESOURCES = (
 def _group_versions(cluster: KubeCluster) -> dict[tuple[str, str], list[tuple[Any, Any]]]:
     out: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
     for res in cluster.api.resources:
-        out.setdefault((res.group, res.version), []).append((res, cluster.api.resources[res]))
+        if res.version is None:  # not servable under any group/version path
+            continue
+        out.setdefault((res.group or "", res.version), []).append((res, cluster.api.resources[res]))
     return out
 
 

@@ -27,7 +27,7 @@ class ScriptedExecutor(Executor):
         self.launch_event = asyncio.Event()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ScriptedExecutor:
+    def from_settings(cls, settings: Any, storage: Any) -> ScriptedExecutor:
         return cls()
 
     @property

@@ -137,13 +137,15 @@ class _FlakyStack:
 
 
 def test_restart_delays_grow_to_the_cap_and_failed_starts_are_retried() -> None:
-    from tools.run_embedded import Backoff, Supervisor
+    from supersvg.common.backoff import Backoff
+    from tools.run_embedded import Supervisor
 
     stack = _FlakyStack(crashes=4)
     said: list[str] = []
     supervisor = Supervisor(
         stack,  # type: ignore[arg-type]
-        Backoff(initial=0.05, factor=2.0, maximum=0.2, stable_after=60.0),
+        Backoff(base=0.05, maximum=0.2),
+        stable_after=60.0,
         say=said.append,
     )
     gateway_pid = stack.gateway.pid if stack.gateway else None
@@ -164,7 +166,7 @@ def test_restart_delays_grow_to_the_cap_and_failed_starts_are_retried() -> None:
     stack = _FlakyStack(crashes=1)
     stack.failed_starts = 2  # the restarts after the crash fail to start twice
     said.clear()
-    supervisor = Supervisor(stack, Backoff(initial=0.05, maximum=1.0), say=said.append)  # type: ignore[arg-type]
+    supervisor = Supervisor(stack, Backoff(base=0.05, maximum=1.0), say=said.append)  # type: ignore[arg-type]
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not any("restarted" in m for m in said):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from supersvg.common.storage import StorageSettings
 from supersvg.scheduler.executors.base import ExecutionOutcome, WorkSpec
 from supersvg.scheduler.executors.kubernetes import (
     KubernetesExecutor,
@@ -245,7 +246,7 @@ def test_from_settings_reads_its_environment(monkeypatch: pytest.MonkeyPatch) ->
     class Settings:
         worker_device = "cuda"
 
-    ex = KubernetesExecutor.from_settings(Settings())
+    ex = KubernetesExecutor.from_settings(Settings(), StorageSettings())
     assert ex.namespace == "vectorize" and ex.device == "cuda"
     assert ex.settings.active_deadline_seconds == 600
     assert ex.capacity is None

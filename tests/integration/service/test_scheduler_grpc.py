@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.ids import new_job_id
-from supersvg.common.storage import LocalArtifactStore
+from supersvg.common.storage import LocalArtifactStore, StorageSettings
 from supersvg.scheduler.core import hash_token
 from supersvg.scheduler.executors.local import LocalExecutor
 from supersvg.scheduler.server import RunningScheduler, start_scheduler
@@ -40,8 +40,9 @@ async def running(
         worker_device="cpu",
         max_concurrency=1,
     )
-    executor = LocalExecutor.from_settings(settings)
-    rs = await start_scheduler(settings, executor)
+    storage = StorageSettings.from_env()
+    executor = LocalExecutor.from_settings(settings, storage)
+    rs = await start_scheduler(settings, storage, executor)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{rs.port}")
     try:
         yield rs, pb_grpc.SchedulerServiceStub(channel), LocalArtifactStore(root)

@@ -18,6 +18,7 @@ import kopf
 import kubernetes
 import pytest
 
+from supersvg.operator.settings import OperatorSettings
 from tools.testing.kube.fixtures import KubeCluster
 
 __all__ = ["TEST_ENV", "OperatorRunner", "PodDriver", "eventually", "operator_env"]
@@ -85,6 +86,9 @@ class OperatorRunner:
         return self.memo["runtime"]
 
     def start(self) -> OperatorRunner:
+        # As supersvg-operator does: settings read once from the environment, passed down.
+        self.memo["config"] = OperatorSettings.from_env()
+
         def run() -> None:
             try:
                 asyncio.run(

@@ -26,6 +26,7 @@ def main() -> int:
 
     liveness = f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None
     kopf.run(
+        memo=kopf.Memo(config=config),  # the handlers use these settings, read once here
         standalone=True,  # one replica (Recreate); no peering objects needed
         clusterwide=not config.namespace,
         namespaces=[config.namespace] if config.namespace else [],

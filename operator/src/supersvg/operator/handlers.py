@@ -14,7 +14,6 @@ from typing import Any
 import kopf
 
 from supersvg.common.kube import make_api_client
-from supersvg.common.settings import ConfigurationError
 from supersvg.operator.model import (
     FINALIZER,
     GROUP,
@@ -48,10 +47,9 @@ def configure_kopf(settings: kopf.OperatorSettings, config: OperatorSettings) ->
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: Any, logger: Any, **_: Any) -> None:
     # Async on purpose: changing max_workers replaces the executor sync handlers run in.
-    try:
-        config = OperatorSettings.from_env()
-    except ConfigurationError as exc:
-        raise kopf.PermanentError(str(exc)) from None  # retrying cannot fix the environment
+    config = memo.get("config")
+    if not isinstance(config, OperatorSettings):  # retrying cannot fix how it was started
+        raise kopf.PermanentError("start the operator with supersvg-operator (no settings)")
     configure_kopf(settings, config)
     api_client = await asyncio.to_thread(make_api_client)  # reads the kubeconfig file
     runtime = Runtime(config, api_client)

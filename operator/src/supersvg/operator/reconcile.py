@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from supersvg.api.jobs import ExitCode
+from supersvg.common.backoff import Backoff
 from supersvg.operator.children import CONTAINER, build_pod, pod_name
 from supersvg.operator.model import (
     LABEL_ATTEMPT,
@@ -94,8 +95,9 @@ def parse_time(text: Any) -> dt.datetime | None:
 
 def backoff_seconds(failed_attempt: int, settings: OperatorSettings) -> float:
     """Delay before the attempt after ``failed_attempt``: exponential, capped."""
-    delay = settings.backoff_base_seconds * (2 ** max(0, failed_attempt - 1))
-    return float(min(delay, settings.backoff_max_seconds))
+    return Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds).delay(
+        max(1, failed_attempt)
+    )
 
 
 def pod_outcome(pod: Mapping[str, Any]) -> PodOutcome:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
 
-__all__ = ["OperatorSettings", "get_settings"]
+__all__ = ["OperatorSettings"]
 
 
 class OperatorSettings(ComponentSettings):
@@ -54,8 +52,3 @@ class OperatorSettings(ComponentSettings):
     watch_client_timeout: int = Field(default=330, gt=0)
     #: Threads for synchronous handlers.
     max_workers: int = Field(default=8, gt=0)
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> OperatorSettings:
-    return OperatorSettings.from_env()

@@ -1,8 +1,8 @@
 """Settings base: every component reads its configuration from the environment only.
 
-Each component subclasses :class:`ComponentSettings` with its own ``env_prefix`` and builds
-it once through a cached ``get_settings()``; a missing required value fails at start with a
-message naming the environment variable.
+Each component subclasses :class:`ComponentSettings` with its own ``env_prefix``, builds it
+once in its entry point (``__main__``) and passes it down; a missing required value fails at
+start with a message naming the environment variable.
 """
 
 from __future__ import annotations

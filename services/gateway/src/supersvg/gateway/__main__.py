@@ -13,6 +13,7 @@ def main() -> int:
 
     from supersvg.common.logging import configure_logging
     from supersvg.common.settings import ConfigurationError
+    from supersvg.common.storage import StorageSettings, create_store
     from supersvg.common.tracing import configure_tracing
     from supersvg.gateway.app import create_app
     from supersvg.gateway.middleware import RequestIdLogFilter
@@ -21,6 +22,7 @@ def main() -> int:
 
     try:
         settings = GatewaySettings.from_env()
+        storage = StorageSettings.from_env()
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -28,7 +30,7 @@ def main() -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdLogFilter())
     configure_tracing("supersvg-gateway", settings.otlp_endpoint)
-    app = create_app(settings)
+    app = create_app(settings, create_store(storage))
     uvicorn.run(
         app,
         host=settings.host,

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from supersvg.common.storage import ArtifactStore, LocalArtifactStore, create_store
+from supersvg.common.storage import ArtifactStore, LocalArtifactStore
 from supersvg.gateway.client import SchedulerClient
 from supersvg.gateway.dependencies import GatewayState
 from supersvg.gateway.errors import install_error_handlers
@@ -28,12 +28,9 @@ log = logging.getLogger("supersvg.gateway")
 FORM_OVERHEAD_BYTES = 256 * 1024
 
 
-def create_app(
-    settings: GatewaySettings | None = None, store: ArtifactStore | None = None
-) -> FastAPI:
-    """The gateway application. ``store`` defaults to the one the environment names."""
-    settings = settings or GatewaySettings.from_env()
-    artifacts = store or create_store()
+def create_app(settings: GatewaySettings, store: ArtifactStore) -> FastAPI:
+    """The gateway application over the given artifact store."""
+    artifacts = store  # built by the caller from the settings it read once
     if not settings.signing_key and isinstance(artifacts, LocalArtifactStore):
         log.warning("SUPERSVG_GATEWAY_SIGNING_KEY is unset: result links die with this process")
     state = GatewayState(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -10,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
 
-__all__ = ["STATIC_DIR", "GatewaySettings", "get_settings"]
+__all__ = ["STATIC_DIR", "GatewaySettings"]
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -50,8 +49,3 @@ class GatewaySettings(ComponentSettings):
 
     def static_path(self) -> Path:
         return Path(self.static_dir) if self.static_dir else STATIC_DIR
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> GatewaySettings:
-    return GatewaySettings.from_env()

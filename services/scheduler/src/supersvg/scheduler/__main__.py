@@ -18,6 +18,7 @@ import sys
 import time
 
 from supersvg.common.settings import ConfigurationError
+from supersvg.common.storage import StorageSettings
 from supersvg.scheduler.core import hash_token, new_api_token
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import TenantRecord, TokenRecord, open_store
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     from supersvg.scheduler.server import serve
 
     try:
-        asyncio.run(serve(settings))
+        storage = StorageSettings.from_env()  # the object store the workers write to
+        asyncio.run(serve(settings, storage))
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

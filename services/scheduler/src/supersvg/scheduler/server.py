@@ -11,7 +11,7 @@ import signal
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.grpc import create_server
 from supersvg.common.logging import configure_logging
-from supersvg.common.storage import create_store
+from supersvg.common.storage import StorageSettings, create_store
 from supersvg.common.tracing import configure_tracing
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.executors.base import Executor
@@ -29,10 +29,10 @@ _EXECUTORS = {
 }
 
 
-def create_executor(settings: SchedulerSettings) -> Executor:
+def create_executor(settings: SchedulerSettings, storage: StorageSettings) -> Executor:
     module, cls_name = _EXECUTORS[settings.executor]
     cls = getattr(importlib.import_module(module), cls_name)
-    executor: Executor = cls.from_settings(settings)
+    executor: Executor = cls.from_settings(settings, storage)
     return executor
 
 
@@ -54,17 +54,17 @@ class RunningScheduler:
 
 
 async def start_scheduler(
-    settings: SchedulerSettings, executor: Executor | None = None
+    settings: SchedulerSettings, storage: StorageSettings, executor: Executor | None = None
 ) -> RunningScheduler:
     """Open the store (migrating it), bind the gRPC server and start the loops."""
     store = await open_store(settings.database_url)
-    artifacts = create_store()
+    artifacts = create_store(storage)
     server, port, health = create_server(settings.listen_addr, services=[SERVICE_NAME])
     scheduler = Scheduler(
         settings,
         store,
         artifacts,
-        executor or create_executor(settings),
+        executor or create_executor(settings, storage),
         settings.worker_scheduler_addr(port),
     )
     pb_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(scheduler), server)
@@ -78,7 +78,7 @@ async def start_scheduler(
     return RunningScheduler(server, port, scheduler, health)
 
 
-async def serve(settings: SchedulerSettings) -> None:
+async def serve(settings: SchedulerSettings, storage: StorageSettings) -> None:
     configure_logging("scheduler", settings.log_level, settings.log_format)
     # aiosqlite's DEBUG lines carry every statement's parameters (worker tokens among them):
     # never below INFO, whatever SUPERSVG_LOG_LEVEL says.
@@ -87,7 +87,7 @@ async def serve(settings: SchedulerSettings) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RequestIdLogFilter())
     configure_tracing("supersvg-scheduler", settings.otlp_endpoint)
-    running = await start_scheduler(settings)
+    running = await start_scheduler(settings, storage)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import shlex
 import sys
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -13,7 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from supersvg.common.settings import ComponentSettings
 
-__all__ = ["SchedulerSettings", "get_settings"]
+__all__ = ["SchedulerSettings"]
 
 
 class SchedulerSettings(ComponentSettings):
@@ -85,8 +84,3 @@ class SchedulerSettings(ComponentSettings):
         if self.advertise_addr:
             return self.advertise_addr
         return f"127.0.0.1:{bound_port}"
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> SchedulerSettings:
-    return SchedulerSettings.from_env()

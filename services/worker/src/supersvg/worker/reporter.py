@@ -12,6 +12,7 @@ import grpc
 from supersvg.api.jobs import WorkerEnv, result_to_proto
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
+from supersvg.common.backoff import Backoff
 from supersvg.common.tracing import inject_context
 
 __all__ = ["REPORT_INTERVAL_S", "Reporter"]
@@ -20,6 +21,9 @@ log = logging.getLogger("supersvg.worker")
 
 #: Shortest gap between two progress reports (stage changes are always sent).
 REPORT_INTERVAL_S = 0.5
+# The final report is tried 5 times over ~7.5 s (0, 0.5, 1, 2, 4 s apart).
+_FINAL_REPORT_TRIES = 5
+_FINAL_REPORT_BACKOFF = Backoff(0.5, 4.0)
 
 
 class Reporter:
@@ -83,8 +87,8 @@ class Reporter:
     def _send_final(self, **fields: Any) -> bool:
         # Retry a few times: the scheduler may be restarting. If it never answers, the
         # exit code (and result.json) still tell the executor how the attempt ended.
-        for delay in (0.0, 0.5, 1.0, 2.0, 4.0):
-            time.sleep(delay)
+        for failures in range(_FINAL_REPORT_TRIES):
+            time.sleep(_FINAL_REPORT_BACKOFF.delay(failures))
             try:
                 self._stub.ReportProgress(
                     pb.ReportProgressRequest(

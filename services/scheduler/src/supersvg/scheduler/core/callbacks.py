@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from supersvg.common.backoff import Backoff
 from supersvg.common.ids import ulid
 from supersvg.common.webhooks import signature_headers
 from supersvg.scheduler.callbacks import (
@@ -106,7 +107,7 @@ class Callbacks(Auth):
             if attempts >= self.settings.callback_max_attempts:
                 state, next_at = "failed", cb.next_attempt_at
             else:
-                delay = min(self.settings.callback_backoff_seconds * 2 ** (attempts - 1), 3600.0)
+                delay = Backoff(self.settings.callback_backoff_seconds, 3600.0).delay(attempts)
                 state, next_at = "pending", time.time() + delay
             log.warning(
                 "callback delivery failed",

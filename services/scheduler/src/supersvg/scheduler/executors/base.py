@@ -36,7 +36,8 @@ Rules every implementation follows:
 - Construction: ``SUPERSVG_SCHEDULER_EXECUTOR`` picks the class: ``local`` ->
   ``supersvg.scheduler.executors.local.LocalExecutor``, ``kubernetes`` ->
   ``supersvg.scheduler.executors.kubernetes.KubernetesExecutor``; the scheduler calls
-  ``cls.from_settings(settings)``. The scheduler tracks active attempts itself.
+  ``cls.from_settings(settings, storage)`` once at start (``storage``: the object store the
+  workers use). The scheduler tracks active attempts itself.
 - ``WorkSpec.env()`` is the worker's contract environment (docs/contracts.md) except the
   storage variables, which each executor adds from its own configuration.
 """
@@ -49,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supersvg.api.jobs import WorkerConfig, WorkerEnv
+from supersvg.common.storage import StorageSettings
 
 __all__ = ["ExecutionOutcome", "Executor", "OutcomeHandler", "PhaseHandler", "WorkSpec"]
 
@@ -166,6 +168,7 @@ class Executor(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_settings(cls, settings: Any) -> Executor:
+    def from_settings(cls, settings: Any, storage: StorageSettings) -> Executor:
         """Build from the scheduler's settings (``supersvg.scheduler.settings.SchedulerSettings``)
-        plus any executor-specific environment the implementation reads itself."""
+        and the workers' object store, plus any executor-specific environment the
+        implementation reads itself (once, here)."""

@@ -49,8 +49,10 @@ from supersvg.api.jobs.vectorizejob import (
     attempt_manifest,
     vectorizejob_name,
 )
+from supersvg.common.backoff import Backoff
 from supersvg.common.kube import VectorizeJobs, make_api_client, own_namespace
 from supersvg.common.settings import ComponentSettings
+from supersvg.common.storage import StorageSettings
 from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
 
 __all__ = ["KubernetesExecutor", "KubernetesExecutorSettings", "vectorizejob_name"]
@@ -58,6 +60,8 @@ __all__ = ["KubernetesExecutor", "KubernetesExecutorSettings", "vectorizejob_nam
 log = logging.getLogger(__name__)
 
 SELECTOR = f"{LABEL_MANAGED_BY}={SCHEDULER}"
+# A dropped watch resumes after 0.2 s, doubling to 10 s while the API stays away.
+_WATCH_BACKOFF = Backoff(0.2, 10.0)
 #: The attempt label's name before it was unified with the operator's; VectorizeJobs
 #: created under it are still adopted after an upgrade.
 _LEGACY_LABEL_ATTEMPT = "supersvg.io/job-attempt"
@@ -147,7 +151,8 @@ class KubernetesExecutor(Executor):
         self.relists = 0  # full relists after 410 Gone
 
     @classmethod
-    def from_settings(cls, settings: Any) -> KubernetesExecutor:
+    def from_settings(cls, settings: Any, storage: StorageSettings) -> KubernetesExecutor:
+        del storage  # worker pods get the object store from the operator's pod template
         return cls(KubernetesExecutorSettings.from_env(), device=settings.worker_device)
 
     @property
@@ -374,7 +379,7 @@ class KubernetesExecutor(Executor):
     def _watch_forever(self) -> None:
         jobs = self._jobs()
         rv: str | None = None
-        backoff = 0.2
+        failures = 0
         while not self._stop.is_set():
             try:
                 if rv is None:
@@ -385,7 +390,7 @@ class KubernetesExecutor(Executor):
                 else:
                     self.resumes += 1
                 rv = self._stream(jobs, rv)
-                backoff = 0.2
+                failures = 0
             except _Gone:
                 log.info("vectorizejob watch expired (410 Gone); relisting")
                 rv = None
@@ -394,8 +399,8 @@ class KubernetesExecutor(Executor):
                 if self._stop.is_set():
                     break
                 log.warning("vectorizejob watch interrupted: %s", exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                failures += 1
+                self._stop.wait(_WATCH_BACKOFF.delay(failures))
 
     def _stream(self, jobs: VectorizeJobs, rv: str) -> str:
         """One watch request from ``rv``; returns the last resourceVersion seen."""

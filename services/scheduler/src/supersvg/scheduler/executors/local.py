@@ -42,11 +42,11 @@ class LocalExecutor(Executor):
         self._stopping = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> LocalExecutor:
+    def from_settings(cls, settings: Any, storage: StorageSettings) -> LocalExecutor:
         return cls(
             argv=settings.worker_argv(),
             concurrency=settings.max_concurrency,
-            storage_env=StorageSettings.from_env().env(),
+            storage_env=storage.env(),
             log_dir=settings.worker_log_dir,
             device=settings.worker_device,
         )
