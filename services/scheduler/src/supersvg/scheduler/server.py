@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 
@@ -15,6 +14,8 @@ from supersvg.common.storage import StorageSettings, create_store
 from supersvg.common.tracing import configure_tracing
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.executors.base import Executor
+from supersvg.scheduler.executors.kubernetes import KubernetesExecutor
+from supersvg.scheduler.executors.local import LocalExecutor
 from supersvg.scheduler.servicer import RequestIdLogFilter, SchedulerServicer
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
@@ -23,17 +24,12 @@ __all__ = ["RunningScheduler", "create_executor", "serve", "start_scheduler"]
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "supersvg.api.v1.SchedulerService"
-_EXECUTORS = {
-    "local": ("supersvg.scheduler.executors.local", "LocalExecutor"),
-    "kubernetes": ("supersvg.scheduler.executors.kubernetes", "KubernetesExecutor"),
-}
+_EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "kubernetes": KubernetesExecutor}
 
 
 def create_executor(settings: SchedulerSettings, storage: StorageSettings) -> Executor:
-    module, cls_name = _EXECUTORS[settings.executor]
-    cls = getattr(importlib.import_module(module), cls_name)
-    executor: Executor = cls.from_settings(settings, storage)
-    return executor
+    """The executor ``SUPERSVG_SCHEDULER_EXECUTOR`` names, built once at start."""
+    return _EXECUTORS[settings.executor].from_settings(settings, storage)
 
 
 class RunningScheduler:
