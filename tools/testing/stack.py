@@ -99,17 +99,7 @@ def start_stack(
     ``s3`` is the conftest ``s3`` fixture (endpoint, keys, bucket). ``env`` adds
     environment for both processes (e.g. ``SUPERSVG_SCHEDULER_MAX_CONCURRENCY``).
     """
-    storage = None
-    if s3 is not None:
-        storage = {
-            "SUPERSVG_STORAGE_BACKEND": "s3",
-            "SUPERSVG_S3_ENDPOINT": s3.endpoint,
-            "SUPERSVG_S3_ACCESS_KEY": s3.access_key,
-            "SUPERSVG_S3_SECRET_KEY": s3.secret_key,
-            "SUPERSVG_S3_BUCKET": s3.bucket,
-            "SUPERSVG_S3_SECURE": "false",
-            "SUPERSVG_S3_REGION": s3.region,
-        }
+    storage = s3.storage_env() if s3 is not None else None
     base_env = {
         "SUPERSVG_SCHEDULER_MAX_CONCURRENCY": "2",
         "SUPERSVG_DEVICE": "cpu",
