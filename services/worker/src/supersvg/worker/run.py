@@ -46,7 +46,7 @@ def run(
     store: ArtifactStore,
     termination_log: str = "",
     *,
-    model_cache_dir: str = "/tmp/supersvg-models",
+    model_cache_dir: str,
 ) -> ExitCode:
     """One attempt: read, vectorize, write the artifacts (``result.json`` last), report.
     ``termination_log``: where Kubernetes reads the container's termination message.
