@@ -13,10 +13,13 @@ to ``<data_dir>/logs/{scheduler,gateway}.log`` and worker output to ``logs/worke
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tools.run_embedded import EmbeddedStack, StackConfig
 
@@ -72,6 +75,17 @@ class Stack:
 
     def start_scheduler(self) -> None:
         self.embedded.start_scheduler()
+
+    def submit(self, client: httpx.Client, config: Mapping[str, Any], image: bytes) -> str:
+        """Submit ``image`` with ``config`` through the REST API; returns the job id."""
+        r = client.post(
+            f"{self.base_url}/api/v1/vectorize/jobs",
+            files={"image": ("in.png", image)},
+            data={"config": json.dumps(dict(config))},
+            headers=self.headers(),
+        )
+        assert r.status_code == 202, r.text
+        return str(r.json()["job_id"])
 
     def log(self, name: str) -> str:
         """A process's output so far (``scheduler`` or ``gateway``)."""

@@ -58,17 +58,6 @@ def _node(cluster: KubeCluster, workdir: Path) -> Kubelet:
     return Kubelet(cluster, workdir / "pods", extra_env=env).start()
 
 
-def _submit(client: httpx.Client, stack: Stack) -> str:
-    r = client.post(
-        f"{stack.base_url}{JOBS}",
-        files={"image": ("in.png", shapes_png_bytes())},
-        data={"config": json.dumps({"max_paths": 12, "num_iterations": 0})},
-        headers=stack.headers(),
-    )
-    assert r.status_code == 202, r.text
-    return str(r.json()["job_id"])
-
-
 def _wait(client: httpx.Client, stack: Stack, job_id: str, kubelet: Kubelet) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     body: dict[str, Any] = {}
@@ -122,7 +111,9 @@ def test_a_pushed_model_is_selected_by_the_chart_and_named_in_the_result(
     ):
         node = _node(kube_api, tmp_path / "node-1")
         try:
-            job_id = _submit(client, stack)
+            job_id = stack.submit(
+                client, {"max_paths": 12, "num_iterations": 0}, shapes_png_bytes()
+            )
             body = _wait(client, stack, job_id, node)
             pod = f"{vectorizejob_name(job_id, 1)}-1"
             assert body["status"] == "completed", (body, node.log(pod)[-3000:])
@@ -148,7 +139,7 @@ def test_a_pushed_model_is_selected_by_the_chart_and_named_in_the_result(
         store.put(model_key("tiny-e2e"), bytes(data))
         node = _node(kube_api, tmp_path / "node-2")
         try:
-            bad = _submit(client, stack)
+            bad = stack.submit(client, {"max_paths": 12, "num_iterations": 0}, shapes_png_bytes())
             body = _wait(client, stack, bad, node)
             # The API answers from the worker's report; the pod ends just after it.
             jobs.wait_phase(vectorizejob_name(bad, 1), "Failed", timeout=30)
