@@ -15,6 +15,8 @@ from pathlib import Path
 
 from minio import Minio
 
+from supersvg.common.storage import S3ArtifactStore
+
 __all__ = ["S3Server", "free_port", "start_s3_server", "wait_http"]
 
 
@@ -76,6 +78,24 @@ class S3Server:
 
     def with_bucket(self, bucket: str) -> S3Server:
         return dataclasses.replace(self, bucket=bucket)
+
+    def store(self) -> S3ArtifactStore:
+        """The product's artifact store on this bucket."""
+        return S3ArtifactStore(
+            self.endpoint, self.access_key, self.secret_key, self.bucket, region=self.region
+        )
+
+    def storage_env(self) -> dict[str, str]:
+        """The storage variables (docs/contracts.md) of a process using this bucket."""
+        return {
+            "SUPERSVG_STORAGE_BACKEND": "s3",
+            "SUPERSVG_S3_ENDPOINT": self.endpoint,
+            "SUPERSVG_S3_ACCESS_KEY": self.access_key,
+            "SUPERSVG_S3_SECRET_KEY": self.secret_key,
+            "SUPERSVG_S3_BUCKET": self.bucket,
+            "SUPERSVG_S3_SECURE": "false",
+            "SUPERSVG_S3_REGION": self.region,
+        }
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

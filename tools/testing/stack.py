@@ -13,10 +13,13 @@ to ``<data_dir>/logs/{scheduler,gateway}.log`` and worker output to ``logs/worke
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tools.run_embedded import EmbeddedStack, StackConfig
 
@@ -73,6 +76,17 @@ class Stack:
     def start_scheduler(self) -> None:
         self.embedded.start_scheduler()
 
+    def submit(self, client: httpx.Client, config: Mapping[str, Any], image: bytes) -> str:
+        """Submit ``image`` with ``config`` through the REST API; returns the job id."""
+        r = client.post(
+            f"{self.base_url}/api/v1/vectorize/jobs",
+            files={"image": ("in.png", image)},
+            data={"config": json.dumps(dict(config))},
+            headers=self.headers(),
+        )
+        assert r.status_code == 202, r.text
+        return str(r.json()["job_id"])
+
     def log(self, name: str) -> str:
         """A process's output so far (``scheduler`` or ``gateway``)."""
         path = self.data_dir / "logs" / f"{name}.log"
@@ -99,17 +113,7 @@ def start_stack(
     ``s3`` is the conftest ``s3`` fixture (endpoint, keys, bucket). ``env`` adds
     environment for both processes (e.g. ``SUPERSVG_SCHEDULER_MAX_CONCURRENCY``).
     """
-    storage = None
-    if s3 is not None:
-        storage = {
-            "SUPERSVG_STORAGE_BACKEND": "s3",
-            "SUPERSVG_S3_ENDPOINT": s3.endpoint,
-            "SUPERSVG_S3_ACCESS_KEY": s3.access_key,
-            "SUPERSVG_S3_SECRET_KEY": s3.secret_key,
-            "SUPERSVG_S3_BUCKET": s3.bucket,
-            "SUPERSVG_S3_SECURE": "false",
-            "SUPERSVG_S3_REGION": s3.region,
-        }
+    storage = s3.storage_env() if s3 is not None else None
     base_env = {
         "SUPERSVG_SCHEDULER_MAX_CONCURRENCY": "2",
         "SUPERSVG_DEVICE": "cpu",

@@ -36,6 +36,10 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"webhooks": {"signingSecret": "not-a-standard-webhooks-secret"}}, "signingSecret"),
     ({"scheduler": {"replicaCount": 2}}, "replicaCount"),
     ({"vectorizer": {"tolerations": [{"key": "x", "operator": "Maybe"}]}}, "operator"),
+    # The former checkpoint path (read by no template) is refused, not silently ignored.
+    ({"vectorizer": {"checkpoint": "/models/last.pt"}}, "checkpoint"),
+    ({"vectorizer": {"model": {"name": "Icons V1"}}}, "name"),
+    ({"vectorizer": {"model": {"name": "icons-v1", "sha256": "abc"}}}, "sha256"),
 ]
 
 
@@ -63,6 +67,7 @@ def test_the_same_overrides_done_right_are_accepted(
         "vectorizer": {
             "gpu": {"count": 2},
             "tolerations": [{"key": "x", "operator": "Equal", "value": "y"}],
+            "model": {"name": "icons-v1"},
         },
         "logging": {"level": "DEBUG"},
         "image": {"pullPolicy": "Always"},
@@ -77,4 +82,13 @@ def test_the_same_overrides_done_right_are_accepted(
         d for d in docs if d["kind"] == "Deployment" and "gateway" in d["metadata"]["name"]
     ]
     assert gateway["spec"]["replicas"] == 3
+    (scheduler,) = [
+        d for d in docs if d["kind"] == "Deployment" and "scheduler" in d["metadata"]["name"]
+    ]
+    env = {
+        e["name"]: e.get("value")
+        for e in scheduler["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SUPERSVG_SCHEDULER_MODEL"] == "icons-v1"
+    assert "SUPERSVG_SCHEDULER_MODEL_SHA256" not in env  # unpinned: the manifest's digest
     assert not [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]

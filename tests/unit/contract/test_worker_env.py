@@ -65,9 +65,10 @@ def test_a_bad_config_is_found_by_the_worker_not_the_reader() -> None:
 
 
 def test_exit_codes() -> None:
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4]
     assert not is_retryable(ExitCode.OK) and not is_retryable(ExitCode.INVALID_INPUT)
     assert not is_retryable(ExitCode.CANCELLED)
+    assert not is_retryable(ExitCode.MODEL_UNAVAILABLE)
     assert is_retryable(ExitCode.FAILED) and is_retryable(137) and is_retryable(None)
 
 

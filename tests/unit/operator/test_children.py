@@ -105,6 +105,15 @@ def test_worker_contract_environment(settings: OperatorSettings) -> None:
     assert env["TRACEPARENT"] == TRACEPARENT
 
 
+def test_the_job_model_reaches_the_worker(settings: OperatorSettings) -> None:
+    digest = "cd" * 32
+    env = env_of(build_pod(job(model={"name": "tiny-1", "sha256": digest}), 1, settings))
+    assert env["SUPERSVG_MODEL"] == "tiny-1" and env["SUPERSVG_MODEL_SHA256"] == digest
+    unpinned = env_of(build_pod(job(model={"name": "tiny-1"}), 1, settings))
+    assert unpinned["SUPERSVG_MODEL"] == "tiny-1" and "SUPERSVG_MODEL_SHA256" not in unpinned
+    assert "SUPERSVG_MODEL" not in env_of(build_pod(job(), 1, settings))
+
+
 def test_kubectl_job_has_no_scheduler_and_ignores_bad_traceparent(
     settings: OperatorSettings,
 ) -> None:

@@ -366,3 +366,42 @@ async def test_orphaned_uploads_are_swept(env: tuple[Scheduler, ScriptedExecutor
         s.artifacts.put(f"jobs/{name}/input", b"x")
     assert await s.sweep_orphans(time.time()) == 1
     assert s.artifacts.list_folders("jobs/") == sorted([young_orphan, job.job_id])
+
+
+async def test_the_served_model_goes_with_every_attempt_and_exit_4_is_permanent(
+    tmp_path: Path,
+) -> None:
+    from supersvg.api.jobs import ExitCode
+    from supersvg.api.jobs.models import ModelRef
+    from supersvg.common.settings import ConfigurationError
+
+    digest = "ab" * 32
+    settings = SchedulerSettings(
+        database_url=f"sqlite:///{tmp_path}/s.db", model="tiny-1", model_sha256=digest
+    )
+    store = await open_store(settings.database_url)
+    ex = ScriptedExecutor()
+    s = Scheduler(settings, store, LocalArtifactStore(tmp_path / "a"), ex, "w:1")
+    await s.start()
+    try:
+        job, _ = await s.submit(req(), "", "")
+        (spec,) = await ex.wait_launches(1)
+        assert spec.model == ModelRef("tiny-1", digest)
+        env = spec.env()
+        assert env["SUPERSVG_MODEL"] == "tiny-1" and env["SUPERSVG_MODEL_SHA256"] == digest
+        await ex.finish(spec, ExitCode.MODEL_UNAVAILABLE)  # no report arrived: still clear
+        rec = await s.store.get_job(job.job_id)
+        assert rec is not None and rec.state == "failed"
+        assert rec.error_code == "MODEL_UNAVAILABLE"
+        await asyncio.sleep(0.2)
+        assert len(ex.launched) == 1, "a missing model is not retried"
+    finally:
+        await s.stop()
+        await store.close()
+    assert SchedulerSettings(database_url="sqlite:///x.db").model_ref() is None
+    with pytest.raises(ConfigurationError, match="invalid model name"):
+        SchedulerSettings.from_env(model="Not A Name")
+    with pytest.raises(ConfigurationError, match="invalid sha256"):
+        SchedulerSettings.from_env(model="tiny-1", model_sha256="abc")
+    with pytest.raises(ConfigurationError, match="invalid model name"):
+        SchedulerSettings.from_env(model_sha256=digest)  # a digest without a name

@@ -65,6 +65,13 @@ def _env(
                 },
             }
         )
+    model = spec.get("model") or {}
+    if model.get("name"):
+        # Passed as written (the CRD schema checks the form); the worker checks the model
+        # itself and fails the attempt with a clear error when it is missing or corrupt.
+        env.append({"name": wenv.ENV_MODEL, "value": model["name"]})
+        if model.get("sha256"):
+            env.append({"name": wenv.ENV_MODEL_SHA256, "value": model["sha256"]})
     traceparent = (meta.get("annotations") or {}).get(ANNOTATION_TRACEPARENT)
     if valid_traceparent(traceparent):
         env.append({"name": wenv.ENV_TRACEPARENT, "value": traceparent})

@@ -317,6 +317,8 @@ def decide(
             return finish("Failed", "InvalidInput", what, warning=True)
         if code == ExitCode.CANCELLED:
             return finish("Cancelled", "WorkerCancelled", what)
+        if code == ExitCode.MODEL_UNAVAILABLE:
+            return finish("Failed", "ModelUnavailable", what, warning=True)
         if attempts > spec["backoffLimit"]:
             message = f"{what}; backoffLimit ({spec['backoffLimit']}) reached"
             return finish("Failed", "BackoffLimitExceeded", message, warning=True)

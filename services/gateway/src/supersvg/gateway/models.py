@@ -66,6 +66,9 @@ class JobMetrics(BaseModel):
     psnr: float
     ssim: float
     svg_bytes: int
+    #: The learned model the job ran with and its checkpoint's sha256; "" = analytic.
+    model: str = ""
+    model_sha256: str = ""
 
 
 class JobResult(BaseModel):

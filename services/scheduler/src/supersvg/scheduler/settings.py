@@ -7,9 +7,10 @@ import shlex
 import sys
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from supersvg.api.jobs.models import ModelRef
 from supersvg.common.settings import ComponentSettings
 
 __all__ = ["SchedulerSettings"]
@@ -61,6 +62,11 @@ class SchedulerSettings(ComponentSettings):
     #: ``host:port`` of the Prometheus text endpoint (``/metrics``); empty = not served.
     metrics_addr: str = ""
     bootstrap_token: str = ""
+    #: The learned model every job runs with (``supersvg models push NAME``); empty = the
+    #: analytic coarse stage. Checked by the worker: a missing model fails the job.
+    model: str = ""
+    #: The model's checkpoint sha256 to insist on; empty = the digest its manifest records.
+    model_sha256: str = ""
 
     @field_validator("callback_secret")
     @classmethod
@@ -74,6 +80,17 @@ class SchedulerSettings(ComponentSettings):
             if not value.startswith("whsec_") or len(key) < 16:
                 raise ValueError("must be whsec_<base64 of at least 16 bytes>")
         return value
+
+    @model_validator(mode="after")
+    def _model(self) -> SchedulerSettings:
+        # A malformed name or digest is the deployment's mistake: refuse to start.
+        if self.model or self.model_sha256:
+            ModelRef(self.model, self.model_sha256)
+        return self
+
+    def model_ref(self) -> ModelRef | None:
+        """The model jobs run with, or None for the analytic coarse stage."""
+        return ModelRef(self.model, self.model_sha256) if self.model else None
 
     def worker_argv(self) -> list[str]:
         if self.worker_command:

@@ -251,6 +251,7 @@ class Vectorizer:
             "preset": preset_name,
             "iterations": refined,
             "refine": refine_note,
+            "coarse": "learned" if cfg.checkpoint else "analytic",
             "max_paths": budget,
             "seed": cfg.seed,
         }

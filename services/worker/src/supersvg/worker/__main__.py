@@ -55,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     ):
         log.info("worker starting", extra={"job_id": job.job_id, "attempt": job.attempt})
         try:
-            code = run(job, reporter, create_store(storage), settings.termination_log)
+            code = run(
+                job,
+                reporter,
+                create_store(storage),
+                settings.termination_log,
+                model_cache_dir=settings.model_cache_dir,
+            )
         except Exception:
             log.exception("worker failed", extra={"job_id": job.job_id})
             code = ExitCode.FAILED

@@ -11,12 +11,14 @@ import json
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from supersvg.api.jobs import ExitCode, WorkerEnv, config_error_message
 from supersvg.common.storage import ArtifactNotFoundError, ArtifactStore
+from supersvg.worker.models import ModelUnavailable, fetch_model
 from supersvg.worker.reporter import Reporter
 
 __all__ = ["run"]
@@ -32,20 +34,48 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _model_failed(reporter: Reporter, message: str) -> ExitCode:
+    log.error("model unavailable", extra={"reason": message})
+    reporter.final_error("MODEL_UNAVAILABLE", message)
+    return ExitCode.MODEL_UNAVAILABLE
+
+
 def run(
-    job: WorkerEnv, reporter: Reporter, store: ArtifactStore, termination_log: str = ""
+    job: WorkerEnv,
+    reporter: Reporter,
+    store: ArtifactStore,
+    termination_log: str = "",
+    *,
+    model_cache_dir: str,
 ) -> ExitCode:
     """One attempt: read, vectorize, write the artifacts (``result.json`` last), report.
-    ``termination_log``: where Kubernetes reads the container's termination message."""
+    ``termination_log``: where Kubernetes reads the container's termination message.
+    With ``job.model`` the learned coarse stage runs with that checkpoint (fetched into
+    ``model_cache_dir``); a model that is missing, corrupt or unloadable fails the job."""
     # Imported here, after logging and tracing are set up (as the worker always did): with
     # torch imported at start-up, workers lingered for seconds after their final report.
-    from supersvg.vectorizer import Cancelled, InvalidImageError, VectorizeConfig, Vectorizer
+    from supersvg.vectorizer import (
+        Cancelled,
+        CheckpointError,
+        InvalidImageError,
+        VectorizeConfig,
+        Vectorizer,
+    )
 
     try:
         cfg = job.worker_config()
     except ValidationError as exc:
         reporter.final_error("INVALID_CONFIG", config_error_message(exc))
         return ExitCode.INVALID_INPUT
+    checkpoint, digest = None, ""
+    if job.model is not None:
+        reporter.progress("model", 0)
+        try:
+            path, digest = fetch_model(store, job.model, Path(model_cache_dir))
+        except ModelUnavailable as exc:
+            return _model_failed(reporter, str(exc))
+        checkpoint = str(path)
+        log.info("model ready", extra={"model": job.model.name, "sha256": digest})
     vcfg = VectorizeConfig(
         max_paths=cfg.max_paths,
         max_colors=cfg.max_colors,
@@ -54,6 +84,7 @@ def run(
         preset=cfg.preset,
         seed=cfg.seed,
         device=_resolve_device(job.device),
+        checkpoint=checkpoint,
     )
     try:
         data = store.get(job.input_key)
@@ -70,6 +101,9 @@ def run(
         log.info("invalid input", extra={"code": exc.code})
         reporter.final_error("INVALID_IMAGE", f"{exc.code}: {exc.message}")
         return ExitCode.INVALID_INPUT
+    except CheckpointError as exc:
+        name = job.model.name if job.model else "?"
+        return _model_failed(reporter, f"model {name!r} (sha256:{digest}) does not load: {exc}")
     except Cancelled:
         log.info("cancelled")
         return ExitCode.CANCELLED
@@ -86,6 +120,8 @@ def run(
         "psnr": float(res.metrics.get("psnr", 0.0)),
         "ssim": float(res.metrics.get("ssim", 0.0)),
         "svg_bytes": len(svg_bytes),
+        "model": job.model.name if job.model else "",
+        "model_sha256": digest,
     }
     result = {
         "svg_key": prefix + "output.svg",

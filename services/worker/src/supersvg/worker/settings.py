@@ -21,3 +21,5 @@ class WorkerSettings(ComponentSettings):
     termination_log: str = Field(
         default="/dev/termination-log", validation_alias="SUPERSVG_TERMINATION_LOG"
     )
+    #: Served models are downloaded here once per digest (a pod's /tmp is an emptyDir).
+    model_cache_dir: str = "/tmp/supersvg-models"

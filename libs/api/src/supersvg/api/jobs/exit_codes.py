@@ -17,9 +17,17 @@ class ExitCode(enum.IntEnum):
     INVALID_INPUT = 2
     #: Stopped on request (cancel, SIGTERM).
     CANCELLED = 3
+    #: The job's model is missing, corrupt (digest mismatch) or does not load: permanent
+    #: until someone publishes or selects another model, so never retried.
+    MODEL_UNAVAILABLE = 4
 
 
 def is_retryable(code: int | None) -> bool:
     """Whether an attempt that ended with ``code`` may be tried again (``None``: the worker
     vanished without one, e.g. a deleted pod)."""
-    return code not in (ExitCode.OK, ExitCode.INVALID_INPUT, ExitCode.CANCELLED)
+    return code not in (
+        ExitCode.OK,
+        ExitCode.INVALID_INPUT,
+        ExitCode.CANCELLED,
+        ExitCode.MODEL_UNAVAILABLE,
+    )

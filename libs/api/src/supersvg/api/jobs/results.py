@@ -9,13 +9,16 @@ from supersvg.api.v1 import scheduler_pb2 as pb
 
 __all__ = ["METRIC_FIELDS", "result_from_proto", "result_to_proto"]
 
-#: ``JobMetrics`` fields and their types; missing values read as zero.
-METRIC_FIELDS: dict[str, type[int] | type[float]] = {
+#: ``JobMetrics`` fields and their types; missing values read as zero (or "").
+#: ``model``/``model_sha256`` name the learned model a job ran with ("" = analytic).
+METRIC_FIELDS: dict[str, type[int] | type[float] | type[str]] = {
     "num_paths": int,
     "duration_sec": float,
     "psnr": float,
     "ssim": float,
     "svg_bytes": int,
+    "model": str,
+    "model_sha256": str,
 }
 _KEYS = ("svg_key", "preview_png_key", "result_json_key")
 
@@ -23,7 +26,7 @@ _KEYS = ("svg_key", "preview_png_key", "result_json_key")
 def result_to_proto(result: Mapping[str, Any]) -> pb.JobResult:
     """``{svg_key, preview_png_key, result_json_key, metrics: {...}}`` as a ``JobResult``."""
     m = result.get("metrics") or {}
-    values: dict[str, Any] = {k: kind(m.get(k, 0)) for k, kind in METRIC_FIELDS.items()}
+    values: dict[str, Any] = {k: kind(m.get(k) or kind()) for k, kind in METRIC_FIELDS.items()}
     metrics = pb.JobMetrics(**values)
     return pb.JobResult(**{k: str(result.get(k, "")) for k in _KEYS}, metrics=metrics)
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from supersvg.api.jobs.config import PRIORITIES, WorkerConfig
+from supersvg.api.jobs.models import ModelRef
 
 __all__ = [
     "ANNOTATION_TRACEPARENT",
@@ -132,10 +133,12 @@ def attempt_manifest(
     token_secret: str,
     scheduler_addr: str = "",
     traceparent: str = "",
+    model: ModelRef | None = None,
     extra_spec: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The VectorizeJob of one scheduler attempt: exactly one pod (``backoffLimit: 0``,
-    retries are the scheduler's), the worker token from ``token_secret`` (key ``token``).
+    retries are the scheduler's), the worker token from ``token_secret`` (key ``token``),
+    the learned ``model`` in ``spec.model`` (none: the analytic coarse stage).
     ``extra_spec`` adds cluster settings (resources, tolerations, deadlines, ...)."""
     spec: dict[str, Any] = {
         "jobId": job_id,
@@ -152,6 +155,8 @@ def attempt_manifest(
     }
     if scheduler_addr:
         spec["schedulerAddr"] = scheduler_addr
+    if model is not None:
+        spec["model"] = model.to_crd()
     meta: dict[str, Any] = {
         "name": name,
         "namespace": namespace,

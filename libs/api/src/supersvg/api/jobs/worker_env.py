@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supersvg.api.jobs.config import WorkerConfig
+from supersvg.api.jobs.models import ModelRef
 
 __all__ = [
     "ENV_ATTEMPT",
@@ -18,6 +19,8 @@ __all__ = [
     "ENV_DEVICE",
     "ENV_INPUT_KEY",
     "ENV_JOB_ID",
+    "ENV_MODEL",
+    "ENV_MODEL_SHA256",
     "ENV_OUTPUT_PREFIX",
     "ENV_SCHEDULER_ADDR",
     "ENV_TRACEPARENT",
@@ -36,6 +39,10 @@ ENV_SCHEDULER_ADDR = "SUPERSVG_SCHEDULER_ADDR"
 ENV_WORKER_TOKEN = "SUPERSVG_WORKER_TOKEN"
 ENV_DEVICE = "SUPERSVG_DEVICE"
 ENV_TRACEPARENT = "TRACEPARENT"
+#: The served model's name (models/<name>/ in the artifact store); unset = analytic coarse
+#: stage. With it, ``SUPERSVG_MODEL_SHA256`` pins the checkpoint's digest (optional).
+ENV_MODEL = "SUPERSVG_MODEL"
+ENV_MODEL_SHA256 = "SUPERSVG_MODEL_SHA256"
 
 
 class WorkerEnvError(ValueError):
@@ -59,6 +66,8 @@ class WorkerEnv:
     worker_token: str = ""
     device: str = "auto"
     traceparent: str = ""
+    #: The learned model to run with; None = the analytic coarse stage.
+    model: ModelRef | None = None
     #: Anything else the launcher adds (e.g. a device override); wins over the above.
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -81,6 +90,10 @@ class WorkerEnv:
             env[ENV_TRACEPARENT] = self.traceparent
         if self.device != "auto":
             env[ENV_DEVICE] = self.device
+        if self.model is not None:
+            env[ENV_MODEL] = self.model.name
+            if self.model.sha256:
+                env[ENV_MODEL_SHA256] = self.model.sha256
         env.update(self.extra)
         return env
 
@@ -98,6 +111,14 @@ class WorkerEnv:
             raise WorkerEnvError(f"invalid {ENV_CONFIG} or {ENV_ATTEMPT}: {exc}") from None
         if not isinstance(config, dict):
             raise WorkerEnvError(f"{ENV_CONFIG} must be a JSON object")
+        try:
+            model = (
+                ModelRef(env[ENV_MODEL], env.get(ENV_MODEL_SHA256, ""))
+                if env.get(ENV_MODEL)
+                else None
+            )
+        except ValueError as exc:
+            raise WorkerEnvError(f"invalid {ENV_MODEL} or {ENV_MODEL_SHA256}: {exc}") from None
         prefix = env[ENV_OUTPUT_PREFIX]
         return cls(
             job_id=env[ENV_JOB_ID],
@@ -109,4 +130,5 @@ class WorkerEnv:
             worker_token=env.get(ENV_WORKER_TOKEN, ""),
             device=env.get(ENV_DEVICE, "auto") or "auto",
             traceparent=env.get(ENV_TRACEPARENT, ""),
+            model=model,
         )

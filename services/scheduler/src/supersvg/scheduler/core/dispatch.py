@@ -21,6 +21,13 @@ from supersvg.scheduler.store import JobRecord
 
 __all__ = ["Dispatch"]
 
+#: Exit codes that fail the job at once: its error code and message when the worker's
+#: own report did not arrive.
+_PERMANENT: dict[int, tuple[str, str]] = {
+    ExitCode.INVALID_INPUT: ("INVALID_IMAGE", "the input is not a usable image"),
+    ExitCode.MODEL_UNAVAILABLE: ("MODEL_UNAVAILABLE", "the job's model is missing or corrupt"),
+}
+
 
 class Dispatch(Callbacks):
     """One attempt at a time per job; the executor reports how each ended."""
@@ -115,6 +122,7 @@ class Dispatch(Callbacks):
             worker_token=rec.worker_token,
             scheduler_addr=self.worker_addr,
             traceparent=parent,
+            model=self.settings.model_ref(),
         )
 
     async def _dispatch(self) -> None:
@@ -189,6 +197,7 @@ class Dispatch(Callbacks):
                 ExitCode.OK: "exit_0",
                 ExitCode.INVALID_INPUT: "invalid_input",
                 ExitCode.CANCELLED: "stopped",
+                ExitCode.MODEL_UNAVAILABLE: "model_unavailable",
             }
             kind = names.get(-1 if code is None else code, "crashed")
             self.metrics.attempt_seconds.labels(outcome=kind).observe(
@@ -214,13 +223,15 @@ class Dispatch(Callbacks):
                 )
             else:
                 await self._attempt_failed(rec, "worker exited without a result")
-        elif code == ExitCode.INVALID_INPUT:
+        elif code in _PERMANENT:
+            # Normally the worker's own report has failed the job already, with the detail.
+            error_code, default_message = _PERMANENT[code]
             await self._finish(
                 rec,
                 "failed",
                 ("running",),
-                error_code="INVALID_IMAGE",
-                error_message=outcome.message or "the input is not a usable image",
+                error_code=error_code,
+                error_message=outcome.message or default_message,
                 stage="failed",
             )
         else:

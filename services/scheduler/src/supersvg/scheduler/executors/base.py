@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supersvg.api.jobs import WorkerConfig, WorkerEnv
+from supersvg.api.jobs.models import ModelRef
 from supersvg.common.storage import StorageSettings
 
 __all__ = ["ExecutionOutcome", "Executor", "OutcomeHandler", "PhaseHandler", "WorkSpec"]
@@ -75,6 +76,8 @@ class WorkSpec:
     traceparent: str = ""
     #: Extra environment for the worker (e.g. SUPERSVG_DEVICE).
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: The learned model the worker runs with; None = the analytic coarse stage.
+    model: ModelRef | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.config, WorkerConfig):
@@ -91,6 +94,7 @@ class WorkSpec:
             scheduler_addr=self.scheduler_addr,
             worker_token=self.worker_token,
             traceparent=self.traceparent,
+            model=self.model,
             extra=self.extra_env,
         ).to_env()
 

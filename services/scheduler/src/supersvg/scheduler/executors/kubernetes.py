@@ -225,6 +225,7 @@ class KubernetesExecutor(Executor):
             token_secret=secret,
             scheduler_addr=spec.scheduler_addr,
             traceparent=spec.traceparent,
+            model=spec.model,
             extra_spec=cluster,
         )
 
