@@ -142,3 +142,21 @@ def test_overrides(settings: OperatorSettings) -> None:
     assert pod["spec"]["priorityClassName"] == "batch-high"
     assert pod["spec"]["affinity"] == {"nodeAffinity": {}}
     assert env_of(pod)["SUPERSVG_S3_BUCKET"] == "other"
+
+
+def test_worker_client_certificate_is_mounted_with_tls(settings: OperatorSettings) -> None:
+    plain = build_pod(job(), 1, settings)
+    assert [v["name"] for v in plain["spec"]["volumes"]] == ["tmp"]
+    assert not any(k.startswith("SUPERSVG_WORKER_TLS") for k in env_of(plain))
+
+    tls = settings.model_copy(update={"worker_tls_secret": "rel-grpc-client"})
+    pod = build_pod(job(), 1, tls)
+    volume = {v["name"]: v for v in pod["spec"]["volumes"]}["tls"]
+    assert volume["secret"]["secretName"] == "rel-grpc-client"
+    mount = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}["tls"]
+    assert mount == {"name": "tls", "mountPath": "/etc/supersvg/tls", "readOnly": True}
+    env = env_of(pod)
+    # The names the worker's settings read, pointing at the Secret's keys.
+    assert env["SUPERSVG_WORKER_TLS_CA_FILE"] == "/etc/supersvg/tls/ca.crt"
+    assert env["SUPERSVG_WORKER_TLS_CERT_FILE"] == "/etc/supersvg/tls/tls.crt"
+    assert env["SUPERSVG_WORKER_TLS_KEY_FILE"] == "/etc/supersvg/tls/tls.key"

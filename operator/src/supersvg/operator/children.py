@@ -9,6 +9,7 @@ import kopf
 
 from supersvg.api.jobs import worker_env as wenv
 from supersvg.api.jobs.vectorizejob import worker_config_json
+from supersvg.common.tls import TlsFiles
 from supersvg.operator.model import (
     ANNOTATION_TRACEPARENT,
     LABEL_ATTEMPT,
@@ -21,9 +22,11 @@ from supersvg.operator.model import (
 )
 from supersvg.operator.settings import OperatorSettings
 
-__all__ = ["CONTAINER", "build_pod", "pod_name"]
+__all__ = ["CONTAINER", "TLS_MOUNT", "build_pod", "pod_name"]
 
 CONTAINER = "worker"
+#: Where the worker's client certificate Secret is mounted (with worker_tls_secret).
+TLS_MOUNT = "/etc/supersvg/tls"
 
 
 def pod_name(job_name: str, attempt: int) -> str:
@@ -75,6 +78,13 @@ def _env(
     traceparent = (meta.get("annotations") or {}).get(ANNOTATION_TRACEPARENT)
     if valid_traceparent(traceparent):
         env.append({"name": wenv.ENV_TRACEPARENT, "value": traceparent})
+    if settings.worker_tls_secret:
+        files = TlsFiles.in_dir(TLS_MOUNT)
+        env += [
+            {"name": wenv.ENV_TLS_CA_FILE, "value": str(files.ca)},
+            {"name": wenv.ENV_TLS_CERT_FILE, "value": str(files.cert)},
+            {"name": wenv.ENV_TLS_KEY_FILE, "value": str(files.key)},
+        ]
     return env
 
 
@@ -119,6 +129,16 @@ def build_pod(job: Mapping[str, Any], attempt: int, settings: OperatorSettings) 
     }
     if env_from:
         container["envFrom"] = env_from
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    if settings.worker_tls_secret:
+        # A Secret volume (not subPath) so that a renewed certificate reaches the pod.
+        volumes.append(
+            {
+                "name": "tls",
+                "secret": {"secretName": settings.worker_tls_secret, "defaultMode": 0o440},
+            }
+        )
+        container["volumeMounts"].append({"name": "tls", "mountPath": TLS_MOUNT, "readOnly": True})
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,
@@ -130,7 +150,7 @@ def build_pod(job: Mapping[str, Any], attempt: int, settings: OperatorSettings) 
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": volumes,
     }
     node_selector = {**settings.node_selector, **(spec.get("nodeSelector") or {})}
     if node_selector:

@@ -26,6 +26,9 @@ class OperatorSettings(ComponentSettings):
     storage_configmap: str = ""
     #: Scheduler address given to workers of jobs that carry a worker token secret.
     scheduler_addr: str = ""
+    #: Secret with the workers' client certificate for mutual TLS to the scheduler (keys
+    #: ca.crt, tls.crt, tls.key); mounted read-only into every worker pod. Empty = plaintext.
+    worker_tls_secret: str = ""
     #: Service account of worker pods (empty: the namespace default, token not mounted).
     worker_service_account: str = ""
     #: Extended resource that marks a GPU request; pods asking for it tolerate its taint.

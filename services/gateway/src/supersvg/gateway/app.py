@@ -43,7 +43,7 @@ def create_app(settings: GatewaySettings, store: ArtifactStore) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.scheduler = SchedulerClient(
-            settings.scheduler_addr, settings.scheduler_timeout_seconds
+            settings.scheduler_addr, settings.scheduler_timeout_seconds, settings.tls_files()
         )
         try:
             yield

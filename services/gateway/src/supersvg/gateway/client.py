@@ -12,6 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from supersvg.api.jobs.metadata import ERROR_CODE_KEY, REQUEST_ID_KEY
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
+from supersvg.common.grpc import ChannelSource
+from supersvg.common.tls import TlsFiles
 from supersvg.common.tracing import inject_context
 from supersvg.gateway.errors import ApiError
 from supersvg.gateway.middleware import request_id_var
@@ -63,30 +65,30 @@ def map_rpc_error(exc: grpc.aio.AioRpcError) -> ApiError:
 
 
 class SchedulerClient:
-    """One grpc.aio channel, shared by all requests."""
+    """One grpc.aio channel, shared by all requests; with ``tls``, mutual TLS and a new
+    channel whenever the certificate files change (rotation without a restart)."""
 
-    def __init__(self, addr: str, timeout_s: float) -> None:
+    def __init__(self, addr: str, timeout_s: float, tls: TlsFiles | None = None) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         # Short reconnect backoff: after a scheduler restart the gateway is back within
         # seconds instead of gRPC's default of up to two minutes.
-        self.channel = grpc.aio.insecure_channel(
+        self._channels = ChannelSource(
             addr,
+            tls,
             options=[
                 ("grpc.initial_reconnect_backoff_ms", 200),
                 ("grpc.min_reconnect_backoff_ms", 200),
                 ("grpc.max_reconnect_backoff_ms", 2000),
             ],
         )
-        self.stub = pb_grpc.SchedulerServiceStub(self.channel)
-        self.health = health_pb2_grpc.HealthStub(self.channel)
         self._auth_cache: dict[str, tuple[pb.Tenant, float]] = {}
 
     async def close(self) -> None:
-        await self.channel.close()
+        await self._channels.aclose()
 
     async def call(self, name: str, request: Any) -> Any:
-        method = getattr(self.stub, name)
+        method = getattr(self._channels.stub(pb_grpc.SchedulerServiceStub), name)
         metadata = list(inject_context().items())
         rid = request_id_var.get()
         if rid:
@@ -111,7 +113,7 @@ class SchedulerClient:
 
     async def ready(self) -> bool:
         try:
-            resp = await self.health.Check(
+            resp = await self._channels.stub(health_pb2_grpc.HealthStub).Check(
                 health_pb2.HealthCheckRequest(service=""),
                 timeout=min(self.timeout_s, 2.0),
                 wait_for_ready=True,

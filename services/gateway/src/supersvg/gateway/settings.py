@@ -7,14 +7,14 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from supersvg.common.settings import ComponentSettings
+from supersvg.common.tls import GrpcTlsSettings
 
 __all__ = ["STATIC_DIR", "GatewaySettings"]
 
 STATIC_DIR = Path(__file__).with_name("static")
 
 
-class GatewaySettings(ComponentSettings):
+class GatewaySettings(GrpcTlsSettings):
     model_config = SettingsConfigDict(env_prefix="SUPERSVG_GATEWAY_", extra="ignore", frozen=True)
 
     host: str = "0.0.0.0"

@@ -8,7 +8,7 @@ import logging
 import signal
 
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
-from supersvg.common.grpc import create_server
+from supersvg.common.grpc import create_health_server, create_server
 from supersvg.common.logging import configure_logging
 from supersvg.common.storage import StorageSettings, create_store
 from supersvg.common.tracing import configure_tracing
@@ -35,15 +35,25 @@ def create_executor(settings: SchedulerSettings, storage: StorageSettings) -> Ex
 class RunningScheduler:
     """A started scheduler; ``port`` is the bound gRPC port."""
 
-    def __init__(self, server: object, port: int, scheduler: Scheduler, health: object) -> None:
+    def __init__(
+        self,
+        server: object,
+        port: int,
+        scheduler: Scheduler,
+        health: object,
+        health_server: object | None = None,
+    ) -> None:
         self.server = server
         self.port = port
         self.scheduler = scheduler
         self.health = health
+        self.health_server = health_server
 
     async def stop(self, grace: float = 2.0) -> None:
         await self.health.set_serving(False)  # type: ignore[attr-defined]
         await self.server.stop(grace)  # type: ignore[attr-defined]
+        if self.health_server is not None:
+            await self.health_server.stop(0)  # type: ignore[attr-defined]
         await self.scheduler.stop()
         self.scheduler.metrics.close()
         await self.scheduler.store.close()
@@ -55,7 +65,12 @@ async def start_scheduler(
     """Open the store (migrating it), bind the gRPC server and start the loops."""
     store = await open_store(settings.database_url)
     artifacts = create_store(storage)
-    server, port, health = create_server(settings.listen_addr, services=[SERVICE_NAME])
+    server, port, health = create_server(
+        settings.listen_addr, services=[SERVICE_NAME], tls=settings.tls_files()
+    )
+    health_server = None
+    if settings.health_listen_addr:
+        health_server, _ = create_health_server(settings.health_listen_addr, health)
     scheduler = Scheduler(
         settings,
         store,
@@ -69,9 +84,14 @@ async def start_scheduler(
         host, _, mport = settings.metrics_addr.rpartition(":")
         scheduler.metrics.serve(host or "0.0.0.0", int(mport))
     await server.start()
+    if health_server is not None:
+        await health_server.start()
     await health.set_serving(True)
-    log.info("scheduler serving", extra={"port": port, "executor": settings.executor})
-    return RunningScheduler(server, port, scheduler, health)
+    log.info(
+        "scheduler serving",
+        extra={"port": port, "executor": settings.executor, "mtls": bool(settings.tls_ca_file)},
+    )
+    return RunningScheduler(server, port, scheduler, health, health_server)
 
 
 async def serve(settings: SchedulerSettings, storage: StorageSettings) -> None:

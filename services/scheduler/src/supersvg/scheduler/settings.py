@@ -11,16 +11,19 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from supersvg.api.jobs.models import ModelRef
-from supersvg.common.settings import ComponentSettings
+from supersvg.common.tls import GrpcTlsSettings
 
 __all__ = ["SchedulerSettings"]
 
 
-class SchedulerSettings(ComponentSettings):
+class SchedulerSettings(GrpcTlsSettings):
     model_config = SettingsConfigDict(env_prefix="SUPERSVG_SCHEDULER_", extra="ignore", frozen=True)
 
     #: gRPC listen address.
     listen_addr: str = "0.0.0.0:50051"
+    #: Plaintext port with only the health service, for probes when the listen port
+    #: requires client certificates (``tls_*``); empty: none.
+    health_listen_addr: str = ""
     #: host:port workers use to reach this scheduler; default: the listen port on 127.0.0.1.
     advertise_addr: str = ""
     #: ``postgresql://user:pass@host/db`` or ``sqlite:///relative/path.db``.

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerEnvError as exc:
         log.error("bad worker environment", extra={"reason": str(exc)})
         return ExitCode.INVALID_INPUT
-    reporter = Reporter(job)
+    reporter = Reporter(job, settings.tls_files())
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         # Cooperative first: the vectorizer polls should_cancel; the executor kills later.

@@ -13,6 +13,8 @@ from supersvg.api.jobs import WorkerEnv, result_to_proto
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.backoff import Backoff
+from supersvg.common.grpc import ChannelSource
+from supersvg.common.tls import TlsFiles
 from supersvg.common.tracing import inject_context
 
 __all__ = ["REPORT_INTERVAL_S", "Reporter"]
@@ -29,19 +31,23 @@ _FINAL_REPORT_BACKOFF = Backoff(0.5, 4.0)
 class Reporter:
     """Sends ReportProgress calls (when a scheduler address is set) and remembers a cancel."""
 
-    def __init__(self, job: WorkerEnv) -> None:
+    def __init__(self, job: WorkerEnv, tls: TlsFiles | None = None) -> None:
         self.job = job
         self.cancelled = threading.Event()
         self._last_sent = 0.0
         self._last_stage = ""
-        self._stub: Any = None
-        self._metadata: list[tuple[str, str]] = []
+        self._channels: ChannelSource | None = None
         if job.scheduler_addr:
-            self._channel = grpc.insecure_channel(job.scheduler_addr)
-            self._stub = pb_grpc.SchedulerServiceStub(self._channel)
+            # With tls, mutual TLS; a rotated certificate gives the next call a new channel.
+            self._channels = ChannelSource(job.scheduler_addr, tls, use_aio=False)
+
+    @property
+    def _stub(self) -> Any:
+        assert self._channels is not None
+        return self._channels.stub(pb_grpc.SchedulerServiceStub)
 
     def _send(self, timeout: float = 10.0, **fields: Any) -> None:
-        if self._stub is None:
+        if self._channels is None:
             return
         req = pb.ReportProgressRequest(
             job_id=self.job.job_id,
@@ -74,13 +80,13 @@ class Reporter:
 
     def final_result(self, result: dict[str, Any]) -> bool:
         """Send the result; True when the scheduler acknowledged it (or there is none)."""
-        if self._stub is None:
+        if self._channels is None:
             return True
         msg = result_to_proto(result)
         return self._send_final(result=msg, progress=100, stage="completed")
 
     def final_error(self, code: str, message: str) -> bool:
-        if self._stub is None:
+        if self._channels is None:
             return True
         return self._send_final(error=pb.JobError(code=code, message=message), stage="failed")
 

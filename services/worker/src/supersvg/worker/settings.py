@@ -5,13 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from supersvg.common.settings import ComponentSettings
+from supersvg.common.tls import GrpcTlsSettings
 
 __all__ = ["WorkerSettings"]
 
 
-class WorkerSettings(ComponentSettings):
-    """``SUPERSVG_WORKER_*`` plus the shared logging/tracing variables."""
+class WorkerSettings(GrpcTlsSettings):
+    """``SUPERSVG_WORKER_*`` plus the shared logging/tracing variables; ``tls_*`` is the
+    client certificate for the scheduler (names in :mod:`supersvg.api.jobs.worker_env`)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SUPERSVG_WORKER_", extra="ignore", frozen=True, populate_by_name=True

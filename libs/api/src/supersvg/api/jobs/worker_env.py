@@ -23,6 +23,9 @@ __all__ = [
     "ENV_MODEL_SHA256",
     "ENV_OUTPUT_PREFIX",
     "ENV_SCHEDULER_ADDR",
+    "ENV_TLS_CA_FILE",
+    "ENV_TLS_CERT_FILE",
+    "ENV_TLS_KEY_FILE",
     "ENV_TRACEPARENT",
     "ENV_WORKER_TOKEN",
     "WorkerEnv",
@@ -43,6 +46,12 @@ ENV_TRACEPARENT = "TRACEPARENT"
 #: stage. With it, ``SUPERSVG_MODEL_SHA256`` pins the checkpoint's digest (optional).
 ENV_MODEL = "SUPERSVG_MODEL"
 ENV_MODEL_SHA256 = "SUPERSVG_MODEL_SHA256"
+#: Mutual TLS to the scheduler (all three or none): the CA that signed the scheduler's
+#: certificate, the worker's client certificate and its key. Read by the worker's settings
+#: (``SUPERSVG_WORKER_`` + ``tls_*``), not by :class:`WorkerEnv`.
+ENV_TLS_CA_FILE = "SUPERSVG_WORKER_TLS_CA_FILE"
+ENV_TLS_CERT_FILE = "SUPERSVG_WORKER_TLS_CERT_FILE"
+ENV_TLS_KEY_FILE = "SUPERSVG_WORKER_TLS_KEY_FILE"
 
 
 class WorkerEnvError(ValueError):
