@@ -25,7 +25,7 @@ import kubernetes
 import kubernetes_validate
 import yaml
 
-from tools.testing.kube.fixtures import KubeCluster
+from tools.testing.kube.fixtures import CRD_PATH, KubeCluster, start_kube_api
 from tools.testing.kube.kmock_ext import ResourceSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +52,9 @@ EXTRA_RESOURCES = (
     ResourceSpec(
         "rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding", namespaced=False
     ),
+    # cert-manager's kinds, as on a cluster that runs it (tls.internal.certManager).
+    ResourceSpec("cert-manager.io/v1/issuers", "Issuer", subresources=("status",)),
+    ResourceSpec("cert-manager.io/v1/certificates", "Certificate", subresources=("status",)),
     ResourceSpec(
         "apiextensions.k8s.io/v1/customresourcedefinitions",
         "CustomResourceDefinition",
@@ -244,6 +247,32 @@ def install(
     steps = [{"action": "install", "release": release, "values": dict(values)}, *then]
     with HookDriver(cluster, namespace):
         return helm(steps, cluster=cluster, namespace=namespace)
+
+
+def documented_production_values() -> dict[str, Any]:
+    """The values docs/operations.md gives for production (its "Production values" block)."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text[text.index("## 2. Production values") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    if block is None:
+        raise AssertionError("docs/operations.md: no YAML block under 'Production values'")
+    values: dict[str, Any] = yaml.safe_load(block.group(1))
+    return values
+
+
+def render(
+    tmp_path: Path, values: Mapping[str, Any], namespace: str = "default", release: str = "supersvg"
+) -> list[dict[str, Any]]:
+    """Install ``values`` into a fresh mock API and return the release's manifests."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cluster = start_kube_api(tmp_path, with_crd=CRD_PATH.exists())
+    try:
+        prepare_for_helm(cluster)
+        create_namespace(cluster, namespace)
+        (installed,) = install(cluster, namespace, values, release)
+    finally:
+        cluster.stop()
+    return manifests(installed["manifest"])
 
 
 def manifests(text: str) -> list[dict[str, Any]]:

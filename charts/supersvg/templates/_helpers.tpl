@@ -236,3 +236,76 @@ under the component's own prefix (each component's settings class reads its pref
 - name: tmp
   mountPath: /tmp
 {{- end }}
+
+{{/*
+Mutual TLS on the internal gRPC links. Two Secrets with the keys ca.crt, tls.crt, tls.key
+(cert-manager's layout; supersvg.common.tls reads these names): the scheduler's server
+certificate, and the client certificate shared by the gateway and the worker pods.
+*/}}
+{{- define "supersvg.tlsServerSecret" -}}
+{{- include "supersvg.componentName" (dict "root" . "component" "grpc-server-tls") }}
+{{- end }}
+
+{{- define "supersvg.tlsClientSecret" -}}
+{{- include "supersvg.componentName" (dict "root" . "component" "grpc-client-tls") }}
+{{- end }}
+
+{{/* DNS names of the scheduler Service that its certificate must carry, as a list. */}}
+{{- define "supersvg.schedulerDnsNames" -}}
+{{- $svc := include "supersvg.componentName" (dict "root" . "component" "scheduler") }}
+{{- $ns := .Release.Namespace }}
+{{- list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) | toJson }}
+{{- end }}
+
+{{/* Environment naming the mounted certificate files; .prefix is the component's. */}}
+{{- define "supersvg.tlsEnv" -}}
+{{- if .root.Values.tls.internal.enabled }}
+- name: {{ .prefix }}TLS_CA_FILE
+  value: /etc/supersvg/tls/ca.crt
+- name: {{ .prefix }}TLS_CERT_FILE
+  value: /etc/supersvg/tls/tls.crt
+- name: {{ .prefix }}TLS_KEY_FILE
+  value: /etc/supersvg/tls/tls.key
+{{- end }}
+{{- end }}
+
+{{/* The certificate Secret as a volume (not subPath: renewed files must reach the pod). */}}
+{{- define "supersvg.tlsVolume" -}}
+{{- if .root.Values.tls.internal.enabled }}
+- name: tls
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+
+{{- define "supersvg.tlsVolumeMount" -}}
+{{- if .Values.tls.internal.enabled }}
+- name: tls
+  mountPath: /etc/supersvg/tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/*
+Largest request body the gateway accepts: gateway.maxUploadBytes plus the multipart form's
+overhead (FORM_OVERHEAD_BYTES in supersvg.gateway.app, 256 KiB; a test holds them equal).
+*/}}
+{{- define "supersvg.gatewayMaxBodyBytes" -}}
+{{- add (int64 .Values.gateway.maxUploadBytes) 262144 }}
+{{- end }}
+
+{{/*
+Ingress annotations derived from the gateway's limits (ingress-nginx; other controllers
+ignore them). The body size is the gateway's limit rounded up to MiB plus 1 MiB, so every
+request the gateway would refuse for size still reaches it and gets the API's JSON 413;
+the proxy timeouts let a body take as long as the gateway allows. Annotations set in
+gateway.ingress.annotations win.
+*/}}
+{{- define "supersvg.ingressAnnotations" -}}
+{{- $g := .Values.gateway }}
+{{- $mib := add (div (add (include "supersvg.gatewayMaxBodyBytes" . | int64) 1048575) 1048576) 1 }}
+{{- $timeout := $g.bodyTimeoutSeconds | int64 | toString }}
+{{- $derived := dict "nginx.ingress.kubernetes.io/proxy-body-size" (printf "%dm" $mib) "nginx.ingress.kubernetes.io/proxy-read-timeout" $timeout "nginx.ingress.kubernetes.io/proxy-send-timeout" $timeout }}
+{{- toYaml (merge (deepCopy (default dict $g.ingress.annotations)) $derived) }}
+{{- end }}

@@ -62,9 +62,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str
     try:
         helmkit.prepare_for_helm(cluster)
         helmkit.create_namespace(cluster, "ns")
-        (release,) = helmkit.install(
-            cluster, "ns", {"tracing": {"otlpEndpoint": "http://otel:4317"}}
-        )
+        # Mutual TLS on, so that its variables are checked too.
+        values = {
+            "tracing": {"otlpEndpoint": "http://otel:4317"},
+            "tls": {"internal": {"enabled": True}},
+        }
+        (release,) = helmkit.install(cluster, "ns", values)
     finally:
         cluster.stop()
     docs = helmkit.manifests(release["manifest"])
