@@ -66,17 +66,22 @@ DOCKER ?= docker
 IMAGE_REGISTRY ?= ghcr.io/supersvg
 IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
+# Images built for one platform only (push): the CUDA worker (NVIDIA's CUDA runtime and
+# PyTorch's CUDA wheels, used for linux/amd64). Every other image is multi-arch.
+SINGLE_ARCH_IMAGES := supersvg-vectorizer
+PLATFORMS ?= linux/amd64,linux/arm64
+# DRY_RUN=1 prints the engine commands and runs nothing (no engine needed).
+IMAGE_ARGS = --registry "$(IMAGE_REGISTRY)" --tag "$(IMAGE_TAG)" --docker "$(DOCKER)" \
+	$(if $(filter 1,$(DRY_RUN)),--dry-run)
+
 .PHONY: images
-images: ## Build every container image (needs a Docker engine; IMAGE_REGISTRY, IMAGE_TAG)
-	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make images: '$(DOCKER)' is not installed;" \
-		"building images needs a container engine (Docker, or DOCKER=podman)." >&2; exit 1; }
-	@$(DOCKER) info >/dev/null 2>&1 || { echo "make images: no container engine answers" \
-		"('$(DOCKER) info' failed); start the engine or build in CI." >&2; exit 1; }
-	@set -e; for pair in $(IMAGES); do \
-		name=$${pair%%=*}; file=$${pair#*=}; \
-		echo "building $(IMAGE_REGISTRY)/$$name:$(IMAGE_TAG) from $$file"; \
-		$(DOCKER) build -f $$file -t $(IMAGE_REGISTRY)/$$name:$(IMAGE_TAG) .; \
-	done
+images: ## Build every image for this machine's platform (container engine; IMAGE_REGISTRY, IMAGE_TAG, DRY_RUN=1)
+	@$(PYTHON) tools/images.py build $(IMAGE_ARGS) $(IMAGES)
+
+.PHONY: push
+push: ## Build multi-arch images with buildx and push them: make push IMAGE_REGISTRY=... (DRY_RUN=1)
+	@$(PYTHON) tools/images.py push $(IMAGE_ARGS) --platforms "$(PLATFORMS)" \
+		--single-arch "$(SINGLE_ARCH_IMAGES)" $(IMAGES)
 
 .PHONY: chart-lint
 chart-lint: setup ## Helm lint, render into a mock API, validate manifests and Dockerfiles
