@@ -70,6 +70,8 @@ IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 # PyTorch's CUDA wheels, used for linux/amd64). Every other image is multi-arch.
 SINGLE_ARCH_IMAGES := supersvg-vectorizer
 PLATFORMS ?= linux/amd64,linux/arm64
+# The images a cluster pulls (the compose-only images added below stay local).
+PUSH_IMAGES = $(filter-out $(LOCAL_ONLY_IMAGES),$(IMAGES))
 # DRY_RUN=1 prints the engine commands and runs nothing (no engine needed).
 IMAGE_ARGS = --registry "$(IMAGE_REGISTRY)" --tag "$(IMAGE_TAG)" --docker "$(DOCKER)" \
 	$(if $(filter 1,$(DRY_RUN)),--dry-run)
@@ -79,9 +81,9 @@ images: ## Build every image for this machine's platform (container engine; IMAG
 	@$(PYTHON) tools/images.py build $(IMAGE_ARGS) $(IMAGES)
 
 .PHONY: push
-push: ## Build multi-arch images with buildx and push them: make push IMAGE_REGISTRY=... (DRY_RUN=1)
+push: ## Build the cluster's images multi-arch with buildx and push them: make push IMAGE_REGISTRY=... (DRY_RUN=1)
 	@$(PYTHON) tools/images.py push $(IMAGE_ARGS) --platforms "$(PLATFORMS)" \
-		--single-arch "$(SINGLE_ARCH_IMAGES)" $(IMAGES)
+		--single-arch "$(SINGLE_ARCH_IMAGES)" $(PUSH_IMAGES)
 
 .PHONY: chart-lint
 chart-lint: setup ## Helm lint, render into a mock API, validate manifests and Dockerfiles
@@ -150,6 +152,7 @@ clean: ## Remove the virtualenv, generated code and caches
 # override joins when nvidia-smi lists a GPU; GPU=1 / GPU=0 forces it on or off.
 DOCKERFILES += deploy/compose/Dockerfile.scheduler
 IMAGES += supersvg-scheduler-local=deploy/compose/Dockerfile.scheduler
+LOCAL_ONLY_IMAGES := supersvg-scheduler-local=deploy/compose/Dockerfile.scheduler
 COMPOSE ?= $(DOCKER) compose
 GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 COMPOSE_FILES := -f compose.yaml $(if $(filter 1,$(GPU)),-f compose.gpu.yaml)
