@@ -173,3 +173,8 @@ async def test_health_state_is_shared_with_a_plaintext_probe_port(tmp_path: Path
     finally:
         await probe.stop(0)
         await srv.stop(0)
+
+
+async def test_missing_files_fail_at_start_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TlsReloadError, match="cannot read certificate files"):
+        create_server("127.0.0.1:0", tls=TlsFiles.in_dir(tmp_path / "nowhere"))

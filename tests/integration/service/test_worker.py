@@ -79,3 +79,21 @@ def test_missing_environment_exits_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "SUPERSVG_JOB_ID" in proc.stderr
+
+
+def test_unreadable_client_certificate_is_a_retryable_failure(tmp_path: Path) -> None:
+    # The pod's TLS files, not the job, are wrong: exit 1 (retried), with the reason logged.
+    missing = tmp_path / "tls"
+    proc = _run(
+        tmp_path,
+        "job_tls",
+        {"max_paths": 8},
+        SUPERSVG_SCHEDULER_ADDR="127.0.0.1:9",
+        SUPERSVG_WORKER_TOKEN="t",
+        SUPERSVG_WORKER_TLS_CA_FILE=str(missing / "ca.crt"),
+        SUPERSVG_WORKER_TLS_CERT_FILE=str(missing / "tls.crt"),
+        SUPERSVG_WORKER_TLS_KEY_FILE=str(missing / "tls.key"),
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "cannot load the TLS client certificate" in proc.stderr
+    assert "cannot read certificate files" in proc.stderr

@@ -116,6 +116,11 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("tracing.otlpEndpoint", "collector:4317"),
         ("gateway.resources", {"requests": {"cpu": "lots"}}),
         ("imagePullSecrets", ["regcred"]),
+        ("gateway.bodyTimeoutSeconds", 0),
+        ("tls.internal.enabled", "yes"),
+        ("tls.internal.certManager.duration", "90 days"),
+        ("tls.internal.certManager.issuerRef", {"name": "ca", "kind": "Secret"}),
+        ("tls.internal.generatedValidityDays", 0),
     ],
 )
 def test_schema_rejects_bad_values(path: str, value: Any) -> None:

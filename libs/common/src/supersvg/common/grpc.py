@@ -65,11 +65,13 @@ def create_server(
     register the component's servicers, then ``await server.start()`` and
     ``await health.set_serving(True)``.
     """
+    # Certificates first: unreadable files fail here, before a server exists.
+    credentials = server_credentials(tls) if tls is not None else None
     server = grpc.aio.server(interceptors=list(interceptors), options=list(DEFAULT_OPTIONS))
-    if tls is None:
+    if credentials is None:
         port = server.add_insecure_port(address)
     else:
-        port = server.add_secure_port(address, server_credentials(tls))
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise RuntimeError(f"could not bind gRPC server to {address}")
     state = HealthState(services)

@@ -111,7 +111,10 @@ class CertificateWatcher:
     def __init__(self, files: TlsFiles) -> None:
         self.files = files
         self._lock = threading.Lock()
-        self._stamp = files.stamp()
+        try:
+            self._stamp = files.stamp()
+        except OSError as exc:
+            raise TlsReloadError(f"cannot read certificate files: {exc}") from None
         self.current = files.read()
 
     def poll(self) -> TlsMaterial | None:

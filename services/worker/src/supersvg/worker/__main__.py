@@ -15,6 +15,7 @@ from supersvg.api.jobs import ExitCode, WorkerEnv, WorkerEnvError
 from supersvg.common.logging import configure_logging
 from supersvg.common.settings import ConfigurationError
 from supersvg.common.storage import StorageSettings, create_store
+from supersvg.common.tls import TlsReloadError
 from supersvg.common.tracing import configure_tracing, extract_context
 from supersvg.worker.reporter import Reporter
 from supersvg.worker.run import run
@@ -41,7 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerEnvError as exc:
         log.error("bad worker environment", extra={"reason": str(exc)})
         return ExitCode.INVALID_INPUT
-    reporter = Reporter(job, settings.tls_files())
+    try:
+        reporter = Reporter(job, settings.tls_files())
+    except TlsReloadError as exc:
+        # The pod's certificate files, not the job: a retryable failure.
+        log.error("cannot load the TLS client certificate", extra={"reason": str(exc)})
+        return ExitCode.FAILED
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         # Cooperative first: the vectorizer polls should_cancel; the executor kills later.
