@@ -4,6 +4,7 @@ keeps running."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -178,3 +179,26 @@ async def test_health_state_is_shared_with_a_plaintext_probe_port(tmp_path: Path
 async def test_missing_files_fail_at_start_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TlsReloadError, match="cannot read certificate files"):
         create_server("127.0.0.1:0", tls=TlsFiles.in_dir(tmp_path / "nowhere"))
+
+
+async def test_blocking_client_follows_rotation(
+    server: tuple[str, Authority, TlsFiles], tmp_path: Path
+) -> None:
+    """The worker's blocking channel: the same source works before and after a new CA."""
+    addr, ca1, server_files = server
+    client_dir = write_set(tmp_path / "worker", ca1.pem, ca1.issue("worker", False))
+    source = ChannelSource(addr, TlsFiles.in_dir(client_dir), use_aio=False)
+
+    def check() -> int:
+        stub = source.stub(health_pb2_grpc.HealthStub)
+        return int(stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
+    try:
+        assert await asyncio.to_thread(check) == SERVING
+        ca2 = Authority("ca-two")
+        write_set(server_files.ca.parent, ca2.pem, ca2.issue("scheduler", True, HOSTS))
+        write_set(client_dir, ca2.pem, ca2.issue("worker", False))
+        assert await asyncio.to_thread(check) == SERVING
+        assert source.generation == 1
+    finally:
+        source.close()
