@@ -120,6 +120,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("tls.internal.enabled", "yes"),
         ("tls.internal.certManager.duration", "90 days"),
         ("tls.internal.certManager.issuerRef", {"name": "ca", "kind": "Secret"}),
+        ("tls.internal.certManager.issuerRef", {"kind": "ClusterIssuer"}),
         ("tls.internal.generatedValidityDays", 0),
     ],
 )
