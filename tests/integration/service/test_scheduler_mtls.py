@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from supersvg.api.jobs.worker_env import ENV_TLS_CA_FILE, ENV_TLS_CERT_FILE, ENV_TLS_KEY_FILE
 from supersvg.api.v1 import scheduler_pb2 as pb
 from supersvg.common.ids import new_job_id
-from supersvg.common.storage import LocalArtifactStore
+from supersvg.common.storage import LocalArtifactStore, StorageSettings
 from supersvg.common.tls import TlsFiles
 from supersvg.gateway.client import SchedulerClient
 from supersvg.gateway.errors import ApiError
@@ -59,7 +59,8 @@ async def secured(
         tls_cert_file=str(server.cert),
         tls_key_file=str(server.key),
     )
-    rs = await start_scheduler(settings, LocalExecutor.from_settings(settings))
+    storage = StorageSettings.from_env()
+    rs = await start_scheduler(settings, storage, LocalExecutor.from_settings(settings, storage))
     try:
         yield rs, health_port, ca, client_dir, LocalArtifactStore(root)
     finally:
