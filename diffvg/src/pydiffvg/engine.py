@@ -81,15 +81,32 @@ def render_pieces(
     cover = torch.zeros(npix, dtype=dt, device=dev)
     logt = torch.zeros(npix, dtype=dt, device=dev)
     if num_groups and pieces.a.shape[0]:
-        chunks = _plan_chunks(
-            pieces,
-            num_groups,
+        # Solid fills go through the tiled stack in one piece when it pays: its work
+        # follows the layers visible in each tile, and one chunk lets opaque layers hide
+        # everything below them.
+        chunks = [(0, num_groups, 0, int(pieces.a.shape[0]))]
+        whole = not any(has_stroke) and not gradients and _dense_box(
+            pieces.a,
+            pieces.b,
+            ha=pieces.ha,
+            hb=pieces.hb,
+            group=pieces.group,
             has_fill=has_fill,
             has_stroke=has_stroke,
             width=width,
             height=height,
-            budget=chunk_entries,
+            max_ratio=STACK_MAX_RATIO,
         )
+        if not whole:
+            chunks = _plan_chunks(
+                pieces,
+                num_groups,
+                has_fill=has_fill,
+                has_stroke=has_stroke,
+                width=width,
+                height=height,
+                budget=chunk_entries,
+            )
         grad_on = torch.is_grad_enabled()
         for g0, g1, p0, p1 in chunks:
             args = (pieces.a[p0:p1], pieces.b[p0:p1], pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
