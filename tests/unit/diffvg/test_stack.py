@@ -223,3 +223,44 @@ def test_layered_polygons_put_the_canvas_sized_bottom_in_the_stack(
     assert torch.allclose(layered, sparse, atol=1e-4)
     for x, y in zip(g_layered, g_sparse, strict=True):
         assert cosine(x, y) > 0.9999
+
+
+def test_depth_cut_changes_no_pixel_by_more_than_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    size = 48
+    gen = torch.Generator().manual_seed(6)
+    shapes, groups = [], []
+    for i in range(24):  # canvas-sized, translucent and opaque, deep enough to be cut
+        centre = torch.rand(2, generator=gen, dtype=F64) * size
+        shapes.append(blob_path(centre, 0.6 * size, generator=gen, dtype=F64))
+        colour = torch.rand(4, generator=gen, dtype=F64)
+        colour[3] = 1.0 if i % 5 == 0 else 0.4 + 0.5 * colour[3]
+        groups.append(pydiffvg.ShapeGroup(torch.tensor([i]), colour.requires_grad_(True)))
+    params = [s.points.requires_grad_(True) for s in shapes]  # type: ignore[union-attr]
+    colours = [g.fill_color for g in groups]
+
+    def draw() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        img = pydiffvg.render(shapes, groups, width=size, height=size)
+        return img, list(torch.autograd.grad(img.square().sum(), params + colours))
+
+    counts: list[tuple[int, int]] = []
+    real = stack._cut
+
+    def counting_cut(pairs: Any, *args: Any) -> Any:
+        kept = real(pairs, *args)
+        counts.append((pairs.key.numel(), kept.key.numel()))
+        return kept
+
+    monkeypatch.setattr(stack, "_cut", counting_cut)
+    cut, g_cut = draw()
+    assert counts and counts[0][1] < 0.7 * counts[0][0]  # the cut really drops layers
+    monkeypatch.setattr(stack, "DEPTH_CUT", 0.0)
+    exact, g_exact = draw()
+
+    # Straight colour divides by alpha: compare premultiplied values.
+    def pm(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x[..., :3] * x[..., 3:], x[..., 3:]], -1)
+
+    assert float((pm(cut) - pm(exact)).detach().abs().max()) <= 2e-5  # DEPTH_CUT, with margin
+    flat_cut = torch.cat([g.reshape(-1) for g in g_cut])
+    flat_exact = torch.cat([g.reshape(-1) for g in g_exact])
+    assert cosine(flat_cut, flat_exact) > 0.9999
