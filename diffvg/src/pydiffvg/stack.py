@@ -154,6 +154,8 @@ class _Winding:
     def left_of(self, layer: torch.Tensor, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
         """Winding (float64) of ``layer`` in ``row`` from the deltas at columns < ``col``:
         whole heights of cells left of ``col - 1``, part of the cell at ``col - 1``."""
+        if self.key.numel() == 0:
+            return self.full.new_zeros(layer.shape)
         seg = (layer * self.rows + row) * self.span
         lo = torch.searchsorted(self.key, seg)
         hi = torch.searchsorted(self.key, seg + col)

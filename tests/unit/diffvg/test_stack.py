@@ -264,3 +264,20 @@ def test_depth_cut_changes_no_pixel_by_more_than_its_bound(monkeypatch: pytest.M
     flat_cut = torch.cat([g.reshape(-1) for g in g_cut])
     flat_exact = torch.cat([g.reshape(-1) for g in g_exact])
     assert cosine(flat_cut, flat_exact) > 0.9999
+
+
+def test_outlines_without_height_paint_nothing() -> None:
+    # Only horizontal pieces: no fragment anywhere, yet their boxes hold candidate tiles.
+    a = torch.tensor([[2.0, 5.0], [30.0, 5.0], [2.0, 9.0], [30.0, 9.0]])
+    b = torch.tensor([[30.0, 5.0], [2.0, 5.0], [30.0, 9.0], [2.0, 9.0]])
+    out = fill_stack(
+        a,
+        b,
+        torch.tensor([0, 0, 1, 1]),
+        even_odd=torch.tensor([False, True]),
+        colors=torch.rand(2, 4),
+        box=(0, 0, 31, 31),
+        width=32,
+        height=32,
+    )
+    assert all(float(o.abs().sum()) == 0.0 for o in out)
