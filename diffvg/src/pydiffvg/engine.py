@@ -3,7 +3,9 @@
 :func:`render_pieces` takes a flattened scene (:class:`~pydiffvg.geometry.Pieces`) and
 its paints, splits the groups into painter-ordered chunks of bounded size, renders each
 chunk with sparse (pixel, layer) entries or dense layers, and composites the chunks.
-The public entry points are in :mod:`pydiffvg.render`.
+The public entry points are in :mod:`pydiffvg.render`. One job: from pieces and paints to
+an image (the chunk planning, the dense and sparse chunk renderers and their compositing
+belong together; the kernels live in :mod:`pydiffvg.raster` and :mod:`pydiffvg.stack`).
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def render_pieces(
             solid_fills = not any(has_stroke[g0:g1]) and not any(
                 2 * g0 <= lid < 2 * g1 for lid, _ in gradients
             )
+            ratio = STACK_MAX_RATIO if solid_fills else DENSE_MAX_RATIO
+            ratio = math.inf if large else ratio  # the whole scene, chosen above
             box = _dense_box(
                 args[0],
                 args[1],
@@ -130,11 +134,7 @@ def render_pieces(
                 has_stroke=has_stroke[g0:g1],
                 width=width,
                 height=height,
-                max_ratio=math.inf
-                if large
-                else STACK_MAX_RATIO
-                if solid_fills
-                else DENSE_MAX_RATIO,
+                max_ratio=ratio,
             )
             # Solid fills rendered densely go through the edge-driven stack, which keeps
             # no dense intermediates for backward: checkpointing it would only add work.
