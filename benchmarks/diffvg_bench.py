@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ WORK = ROOT / "benchmarks" / ".work"
 THREADS = 2
 TIME_BUDGET_S = 20.0
 LONG_STEP_S = 5.0
+# Adam steps of the vectorizer refinement case (time per step is their mean).
+REFINE_STEPS = 10
 # (count, size, kind): the scenes of the renderer's speed targets, then the rest of the
 # matrix (``--full``).
 TARGET_CASES = (
@@ -47,6 +50,7 @@ TARGET_CASES = (
     (256, 256, "image"),
     (1024, 512, "image"),
     (256, 256, "layered"),
+    (256, 256, "refine"),
 )
 FULL_CASES = tuple(
     (count, size, kind)
@@ -112,12 +116,63 @@ def _layered(count: int, size: int, seed: int = 0) -> tuple[Any, list[int], Any]
     return torch.cat(loops), sizes, torch.stack(colours)
 
 
+def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
+    """The vectorizer's refinement on a layered photo scene (skimage's astronaut,
+    ``count`` outlines, flat colours, refined at ``size`` px): seconds per Adam step
+    (render, loss, backward, update), timed around ``refine_paths``."""
+    import torch
+    from skimage import data
+
+    import pydiffvg
+    from supersvg.vectorizer import refine
+    from supersvg.vectorizer.config import VectorizeConfig
+    from supersvg.vectorizer.pipeline import Vectorizer
+
+    torch.set_num_threads(int(spec["threads"]))
+    timed: list[tuple[float, float, int]] = []
+    real = refine.refine_paths
+
+    def timed_refine(*args: Any, **kwargs: Any) -> Any:
+        cpu, start = time.process_time(), time.perf_counter()
+        out = real(*args, **kwargs)
+        timed.append((time.perf_counter() - start, time.process_time() - cpu, out[1]))
+        return out
+
+    refine.refine_paths = timed_refine  # type: ignore[assignment]
+    cfg = VectorizeConfig(
+        iterations=REFINE_STEPS,
+        max_paths=spec["count"],
+        refine_size=spec["size"],
+        gradients="off",
+        time_budget=0,
+        device=spec["device"],
+    )
+    image = data.astronaut()
+    # A first call pays one-time costs (imports, allocator); the second is measured.
+    Vectorizer(replace(cfg, iterations=1)).vectorize(image)
+    Vectorizer(cfg).vectorize(image)
+    wall, cpu, steps = timed[-1]
+    return {
+        **spec,
+        "runs": steps,
+        "median_ms": 1e3 * wall / steps,
+        "min_ms": 1e3 * wall / steps,
+        "fwd_ms": float("nan"),
+        "bwd_ms": float("nan"),
+        "cpu_ms": 1e3 * cpu / steps,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "pydiffvg": str(Path(pydiffvg.__file__).parent),
+    }
+
+
 def run_case(spec: dict[str, Any]) -> dict[str, Any]:
     """Measure one case in this process (called in a fresh subprocess)."""
     import torch
 
     import pydiffvg
 
+    if spec["kind"] == "refine":
+        return _refine_case(spec)
     torch.set_num_threads(int(spec["threads"]))
     device = torch.device(spec["device"])
     size = spec["size"]
@@ -294,8 +349,8 @@ def _table(payload: dict[str, Any]) -> str:
         f"Machine: {payload['machine']['cpu']}, {payload['machine']['logical_cpus']} logical "
         f"CPUs, torch {payload['machine']['torch']}, {THREADS} torch threads"
         + (f", GPU {payload['machine'].get('cuda_device')}" if cuda else "")
-        + f". Baseline: `{payload['baseline_revision'][:12]}` (the engine before the "
-        "edge-driven fill stack), run in the same session.",
+        + f". Baseline: `{payload['baseline_revision'][:12]}` (`--baseline`; by default "
+        "the engine before the edge-driven fill stack), run in the same session.",
         f"Load average (1 min) before: {load_before:.2f}, after: {load_after:.2f}"
         + (
             " (busy machine: wall times are inflated)."
@@ -306,17 +361,20 @@ def _table(payload: dict[str, Any]) -> str:
         "Scenes: closed 4-cubic blobs, one shape per group, colours with alpha "
         "(`superpixel`: each covers its share of the canvas; `image`: canvas-sized); "
         "`layered`: 16 canvas-sized opaque polygons under small ones (20-60 vertices, "
-        "`render_polygons`). Times are medians per step; `cpu ms` is the process's CPU "
-        "time per step (all threads); speed-up = baseline total / current total.",
+        "`render_polygons`); `refine`: the vectorizer's refinement of skimage's astronaut "
+        f"(layered outlines, flat colours, {REFINE_STEPS} Adam steps; total = mean time per "
+        "step: render, loss, backward, update). Times are medians per step; `cpu ms` is the "
+        "process's CPU time per step (all threads); speed-up = baseline / current, by total "
+        "wall time and by CPU time (the latter is less sensitive to other jobs).",
         "",
         "| px | scene | shapes | engine | fwd ms | bwd ms | total ms | min ms | cpu ms "
-        "| peak RSS MB | load 1m | speed-up |" + (" peak CUDA MB |" if cuda else ""),
+        "| peak RSS MB | load 1m | speed-up wall / cpu |" + (" peak CUDA MB |" if cuda else ""),
         "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda else ""),
     ]
     for pair in payload["cases"]:
         cur, base = pair["current"], pair["baseline"]
         ratio = (
-            f"{base['median_ms'] / cur['median_ms']:.1f}x"
+            f"{base['median_ms'] / cur['median_ms']:.1f}x / {base['cpu_ms'] / cur['cpu_ms']:.1f}x"
             if "error" not in cur and "error" not in base
             else "n/a"
         )
@@ -326,7 +384,7 @@ def _table(payload: dict[str, Any]) -> str:
                 lines.append(f"{head} error: {r['error']} |")
                 continue
             row = (
-                f"{head} {r['fwd_ms']:.0f} | {r['bwd_ms']:.0f} | {r['median_ms']:.0f} | "
+                f"{head} {_ms(r['fwd_ms'])} | {_ms(r['bwd_ms'])} | {r['median_ms']:.0f} | "
                 f"{r['min_ms']:.0f} | {r['cpu_ms']:.0f} | {r['peak_rss_mb']:.0f} | "
                 f"{r['loadavg_1m']:.2f} | {ratio if engine == 'current' else ''} |"
             )
@@ -334,6 +392,10 @@ def _table(payload: dict[str, Any]) -> str:
                 row += f" {r['peak_cuda_mb']:.0f} |"
             lines.append(row)
     return "\n".join(lines) + "\n"
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}"
 
 
 # --------------------------------------------------------------------------- quality

@@ -3,10 +3,14 @@
 :func:`render_pieces` takes a flattened scene (:class:`~pydiffvg.geometry.Pieces`) and
 its paints, splits the groups into painter-ordered chunks of bounded size, renders each
 chunk with sparse (pixel, layer) entries or dense layers, and composites the chunks.
-The public entry points are in :mod:`pydiffvg.render`.
+The public entry points are in :mod:`pydiffvg.render`. One job: from pieces and paints to
+an image (the chunk planning, the dense and sparse chunk renderers and their compositing
+belong together; the kernels live in :mod:`pydiffvg.raster` and :mod:`pydiffvg.stack`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -81,14 +85,36 @@ def render_pieces(
     cover = torch.zeros(npix, dtype=dt, device=dev)
     logt = torch.zeros(npix, dtype=dt, device=dev)
     if num_groups and pieces.a.shape[0]:
-        chunks = _plan_chunks(
-            pieces,
-            num_groups,
+        # Solid fills go through the tiled stack in one piece when it pays: its work
+        # follows the layers visible in each tile, and one chunk lets opaque layers hide
+        # everything below them. Canvas-sized layers (a layered scene's bottom) make it
+        # pay whatever sits on top of them.
+        solid_only = not any(has_stroke) and not gradients
+        large = solid_only and _any_large_group(pieces, num_groups, width, height)
+        whole = solid_only and _dense_box(
+            pieces.a,
+            pieces.b,
+            ha=pieces.ha,
+            hb=pieces.hb,
+            group=pieces.group,
             has_fill=has_fill,
             has_stroke=has_stroke,
             width=width,
             height=height,
-            budget=chunk_entries,
+            max_ratio=math.inf if large else STACK_MAX_RATIO,
+        )
+        chunks = (
+            [(0, num_groups, 0, int(pieces.a.shape[0]))]
+            if whole
+            else _plan_chunks(
+                pieces,
+                num_groups,
+                has_fill=has_fill,
+                has_stroke=has_stroke,
+                width=width,
+                height=height,
+                budget=chunk_entries,
+            )
         )
         grad_on = torch.is_grad_enabled()
         for g0, g1, p0, p1 in chunks:
@@ -96,6 +122,8 @@ def render_pieces(
             solid_fills = not any(has_stroke[g0:g1]) and not any(
                 2 * g0 <= lid < 2 * g1 for lid, _ in gradients
             )
+            ratio = STACK_MAX_RATIO if solid_fills else DENSE_MAX_RATIO
+            ratio = math.inf if large else ratio  # the whole scene, chosen above
             box = _dense_box(
                 args[0],
                 args[1],
@@ -106,7 +134,7 @@ def render_pieces(
                 has_stroke=has_stroke[g0:g1],
                 width=width,
                 height=height,
-                max_ratio=STACK_MAX_RATIO if solid_fills else DENSE_MAX_RATIO,
+                max_ratio=ratio,
             )
             # Solid fills rendered densely go through the edge-driven stack, which keeps
             # no dense intermediates for backward: checkpointing it would only add work.
@@ -185,6 +213,22 @@ def _background(
     if bg.shape[1] == 3:
         bg = torch.cat([bg, torch.ones_like(bg[:, :1])], dim=1)
     return bg
+
+
+def _any_large_group(pieces: Pieces, num_groups: int, width: int, height: int) -> bool:
+    """Whether a group's box covers at least LARGE_GROUP_SHARE of the canvas."""
+    with torch.no_grad():
+        box = group_boxes(
+            pieces.a.detach(),
+            pieces.b.detach(),
+            pieces.group,
+            num_groups,
+            pieces.ha.new_zeros(pieces.a.shape[0]),
+        )
+        w = (box[:, 2].clamp(0, width) - box[:, 0].clamp(0, width)).clamp(min=0)
+        h = (box[:, 3].clamp(0, height) - box[:, 1].clamp(0, height)).clamp(min=0)
+        area = torch.where(torch.isfinite(w * h), w * h, 0.0)
+        return bool((area >= LARGE_GROUP_SHARE * width * height).any())
 
 
 def _plan_chunks(

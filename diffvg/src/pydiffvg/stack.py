@@ -1,4 +1,4 @@
-"""Edge-driven rendering of a stack of solid-colour filled layers over a pixel box.
+"""Edge-driven, tiled rendering of a stack of solid-colour filled layers over a pixel box.
 
 Fill coverage of a closed outline is exact area. A pixel that no outline passes through
 has an integer winding number, so its coverage is exactly 0 or 1 and does not depend on
@@ -7,52 +7,36 @@ hold a fragment of an outline). Their coverage is computed sparsely, with autogr
 the fragments (a segmented prefix sum along each row), at a cost that follows the
 outlines' length, not their area.
 
-The dense per-(pixel, layer) work (winding accumulation, the 0/1 interior and painter's
-order compositing) runs in :class:`_FillStack` without an autograd graph, in place in a
-workspace of bounded size, one band of rows at a time; the backward pass recomputes each
-band and forms the colour, opacity and edge-coverage gradients as closed-form sums. Layers
-are stored top-first in a ``[pixel, layer]`` layout, so the row prefix sum (winding) and
-the layer prefix sum (transmittance) both run along contiguous memory, and the interior's
-``log(1 - a)`` is one multiply by a per-layer constant (no logarithm of big tensors).
+The box is cut into square tiles. A (tile, layer) pair is *partial* when an outline of
+the layer passes through the tile, otherwise the layer covers the whole tile or none of
+it (one winding number, looked up from the sorted winding deposits). Only partial pairs
+get a per-pixel coverage (a prefix sum of the deposits inside the tile plus the winding
+carried in from the left). Pairs are then composited per tile, top layer first, and a
+tile stops where the layers that cover it whole have let less than ``DEPTH_CUT`` of the
+light through: what lies under that changes no pixel by more than ``DEPTH_CUT``. The
+dense work thus follows (tiles x visible layers), not (pixels x layers); a layered scene
+with opaque canvas-sized layers pays for the top one or two of them only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
 
 import torch
 
-from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments
+from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments, ragged_arange
 
-__all__ = ["STACK_WORKSPACE_BYTES", "fill_stack"]
+__all__ = ["DEPTH_CUT", "TILE", "fill_stack"]
 
-# Bytes of dense workspace one band may use (three [pixels, layers] buffers). Sized so a
-# band's buffers stay in the last-level cache of a CPU; memory use does not grow with the
-# canvas or the layer count beyond this.
-STACK_WORKSPACE_BYTES = 96 << 20
+# Tile side in pixels: small tiles cut deeper stacks sooner and hold fewer partial pixels;
+# large ones mean fewer (tile, layer) pairs to look up (measured in diffvg_bench.py).
+TILE = 16
+# Layers under a transmittance bound below this are skipped (0 keeps every layer). An
+# opaque layer lets OPAQUE_EPS through, so one opaque layer that covers a tile ends it.
+DEPTH_CUT = 1e-5
 
 # Opacity is scaled by _KEEP in 1 - a (see raster.OPAQUE_EPS).
 _KEEP = 1 - OPAQUE_EPS
-_ONE = torch.ones(())
-
-
-@dataclass
-class _Plan:
-    """What the dense pass needs, all without gradient: winding deposits and edge cells as
-    flat indices into ``[rows, stride, layers]`` (sorted), split into bands of rows."""
-
-    rows: int
-    stride: int
-    layers: int
-    band_rows: int
-    dep_idx: torch.Tensor
-    dep_val: torch.Tensor
-    dep_cut: list[int]
-    edge_idx: torch.Tensor
-    edge_cut: list[int]
-    eo_cols: torch.Tensor | None
-    all_eo: bool
 
 
 def fill_stack(
@@ -77,22 +61,33 @@ def fill_stack(
     """
     dev, dt = a.device, a.dtype
     x0, y0, x1, y1 = box
-    cols, rows = x1 - x0 + 1, y1 - y0 + 1
-    stride = cols + 1  # a spare column takes the deposits right of the box
-    num_groups = even_odd.shape[0]
+    grid = _Grid(rows=y1 - y0 + 1, cols=x1 - x0 + 1, layers=even_odd.shape[0], tile=TILE)
     g, cx, cy, dy, xm = box_fragments(a, b, group, box=box, width=width, height=height)
     with torch.no_grad():
         ok = torch.nonzero(cx <= x1).squeeze(1)  # right of the box: no cell changes
         cell = (cx[ok] - x0).clamp(min=-1)
-    frag = _Fragments(col=g[ok], row=cy[ok] - y0, cell=cell, dy=dy[ok], xm=xm[ok])
-    edge_cov, plan = _plan(frag, even_odd, rows=rows, cols=cols, layers=num_groups)
-    top_first = torch.arange(num_groups - 1, -1, -1, device=dev)
-    rgba = colors[top_first]
-    out, logt = _FillStack.apply(edge_cov, rgba[:, 3].clamp(0.0, 1.0), rgba[:, :3], plan)
-    out = out.view(rows, stride, 4)[:, :cols].reshape(rows * cols, 4)
-    logt = logt.view(rows, stride)[:, :cols].reshape(rows * cols)
+        layer, row = g[ok], cy[ok] - y0
+    dy, xm = dy[ok], xm[ok]
+    edges, winding = _edge_cells((layer, row, cell, dy, xm), even_odd=even_odd, grid=grid)
+    with torch.no_grad():
+        hp = _horizontal_tiles(a, b, group, box, grid)
+        pairs = _pairs(
+            edges, hp, (a, b, group), box=box, winding=winding, even_odd=even_odd, grid=grid
+        )
+        alpha_nograd = colors[:, 3].detach().clamp(0.0, 1.0)
+        pairs = _cut(pairs, alpha_nograd, grid)
+    out, logt = _composite(
+        pairs, edges, winding=winding, even_odd=even_odd, colors=colors, grid=grid
+    )
     npix = width * height
-    if rows * cols == npix:
+    out = out.reshape(grid.rows * grid.cols, 4)
+    logt = logt.reshape(grid.rows * grid.cols)
+    # Rounding leaves ~1e-8 coverage residues where the winding is 0: pixels whose total
+    # alpha is below 1e-6 (as the sparse path's entries) are left empty.
+    keep = (out[:, 3].detach() >= 1e-6).to(dt)
+    out = out * keep[:, None]
+    logt = logt * keep
+    if grid.rows * grid.cols == npix:
         return out[:, :3], out[:, 3], logt
     ys = torch.arange(y0, y1 + 1, device=dev)
     xs = torch.arange(x0, x1 + 1, device=dev)
@@ -102,220 +97,299 @@ def fill_stack(
     return full[:, :3], full[:, 3], full[:, 4]
 
 
-@dataclass
-class _Fragments:
-    """Outline fragments inside the box's rows: layer column (top-first), row, cell column
-    (-1: left of the box), signed height ``dy`` and mean position ``xm`` in the cell."""
+class _Grid:
+    """The box's rows and columns, cut into ``tile`` x ``tile`` tiles (the last row and
+    column of tiles may reach past the box)."""
 
-    col: torch.Tensor
-    row: torch.Tensor
-    cell: torch.Tensor
-    dy: torch.Tensor
-    xm: torch.Tensor
+    def __init__(self, *, rows: int, cols: int, layers: int, tile: int) -> None:
+        self.rows, self.cols, self.layers, self.tile = rows, cols, layers, tile
+        self.ntx = -(-cols // tile)
+        self.nty = -(-rows // tile)
+        self.ntiles = self.ntx * self.nty
+
+    def tile_of(self, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+        return (row // self.tile) * self.ntx + col // self.tile
+
+    def pair_key(self, tile: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
+        """Sort key of a (tile, layer) pair: by tile, then top layer first."""
+        return tile * self.layers + (self.layers - 1 - layer)
 
 
-def _plan(
-    frag: _Fragments, even_odd: torch.Tensor, *, rows: int, cols: int, layers: int
-) -> tuple[torch.Tensor, _Plan]:
-    """Exact coverage of the edge cells (differentiable) and the dense pass's plan."""
-    dev, dt = frag.dy.device, frag.dy.dtype
-    stride = cols + 1
-    col = layers - 1 - frag.col  # top-first
-    eo_top = even_odd.flip(0)
-    # Edge cells: coverage = full heights of the row's fragments left of the cell plus
-    # the part of the cell's own fragments left of their mean position.
+class _EdgeCells:
+    """Edge cells inside the box: layer, row, column and exact coverage (differentiable)."""
+
+    def __init__(
+        self, layer: torch.Tensor, row: torch.Tensor, col: torch.Tensor, cov: torch.Tensor
+    ) -> None:
+        self.layer, self.row, self.col, self.cov = layer, row, col, cov
+
+
+class _Winding:
+    """Per (layer, row, cell) sums of the fragments' heights, sorted by that key (cell -1:
+    left of the box), with their running sum: the winding left of any column is two
+    binary searches away (no gradient)."""
+
+    def __init__(self, key: torch.Tensor, full: torch.Tensor, own: torch.Tensor, grid: _Grid):
+        self.rows, self.span = grid.rows, grid.cols + 2
+        self.key = key
+        self.full = full.to(torch.float64)
+        # Left of the box a cell's whole height lies left of column 0.
+        self.own = torch.where(key % self.span == 0, 0.0, own.to(torch.float64))
+        self.csum = torch.cat([self.full.new_zeros(1), torch.cumsum(self.full, 0)])
+
+    def deposits(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(layer, row, column, value) of the winding deltas (a cell's height splits into
+        the part left of its mean position, at the cell, and the rest, right of it)."""
+        seg = self.key // self.span
+        layer, row = seg // self.rows, seg % self.rows
+        cell = self.key % self.span - 1
+        right = torch.where(cell < 0, 0.0, self.full - self.own)
+        return (
+            layer.repeat(2),
+            row.repeat(2),
+            torch.cat([cell.clamp(min=0), cell + 1]),
+            torch.cat([torch.where(cell < 0, self.full, self.own), right]),
+        )
+
+    def left_of(self, layer: torch.Tensor, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+        """Winding (float64) of ``layer`` in ``row`` from the deltas at columns < ``col``:
+        whole heights of cells left of ``col - 1``, part of the cell at ``col - 1``."""
+        if self.key.numel() == 0:
+            return self.full.new_zeros(layer.shape)
+        seg = (layer * self.rows + row) * self.span
+        lo = torch.searchsorted(self.key, seg)
+        hi = torch.searchsorted(self.key, seg + col)
+        at = hi.clamp(max=self.key.shape[0] - 1)
+        own = torch.where(self.key[at] == seg + col, self.own[at], 0.0)
+        return self.csum[hi] - self.csum[lo] + own
+
+
+def _edge_cells(
+    frag: tuple[torch.Tensor, ...], *, even_odd: torch.Tensor, grid: _Grid
+) -> tuple[_EdgeCells, _Winding]:
+    """Coverage of a cell = full heights of its row's fragments left of it plus the part
+    of its own fragments left of their mean position (a segmented prefix sum)."""
+    layer, row, cell, dy, xm = frag
+    span = grid.cols + 2
     with torch.no_grad():
-        key = (col * rows + frag.row) * (cols + 2) + (frag.cell + 1)
+        key = (layer * grid.rows + row) * span + (cell + 1)
         ukey, inv = torch.unique(key, return_inverse=True)
-        seg = ukey // (cols + 2)
+        seg = ukey // span
         _, seg_inv, seg_counts = torch.unique_consecutive(
             seg, return_inverse=True, return_counts=True
         )
         seg_first = torch.cumsum(seg_counts, 0) - seg_counts
-    full = frag.dy.new_zeros(ukey.shape[0]).index_add(0, inv, frag.dy)
-    own = frag.dy.new_zeros(ukey.shape[0]).index_add(0, inv, frag.dy * (1 - frag.xm))
-    before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
-    acc = (before - before[seg_first][seg_inv]).to(dt) + own
+    full = dy.new_zeros(ukey.shape[0]).index_add(0, inv, dy)
+    own = dy.new_zeros(ukey.shape[0]).index_add(0, inv, dy * (1 - xm))
     with torch.no_grad():
-        ucell = ukey % (cols + 2) - 1
+        winding = _Winding(ukey, full.detach(), own.detach(), grid)
+        ucell = ukey % span - 1
         is_edge = torch.nonzero(ucell >= 0).squeeze(1)
-        urow = seg % rows
-        ucol = seg // rows
-        eflat = ((urow * stride + ucell) * layers + ucol)[is_edge]
-        eflat, eperm = torch.sort(eflat)
-        eidx = is_edge[eperm]
-    edge_cov = apply_rule(acc[eidx], eo_top[ucol[eidx]])
-
-    with torch.no_grad():
-        inside = frag.cell >= 0
-        c0 = frag.cell.clamp(min=0)
-        base = frag.row * stride
-        dy, xm = frag.dy.detach(), frag.xm.detach()
-        dep_idx = torch.cat([(base + c0) * layers + col, (base + frag.cell + 1) * layers + col])
-        dep_val = torch.cat(
-            [torch.where(inside, dy * (1 - xm), dy), torch.where(inside, dy * xm, 0)]
-        )
-        dep_idx, dperm = torch.sort(dep_idx)
-        dep_val = dep_val[dperm]
-        per_row = stride * layers
-        band_rows = max(1, min(rows, STACK_WORKSPACE_BYTES // (3 * per_row * dt.itemsize)))
-        cuts = torch.arange(0, rows + band_rows, band_rows, device=dev).clamp(max=rows) * per_row
-        cuts = torch.unique_consecutive(cuts)
-        dep_cut = torch.searchsorted(dep_idx, cuts).tolist()
-        edge_cut = torch.searchsorted(eflat, cuts).tolist()
-        eo_cols = torch.nonzero(eo_top).squeeze(1)
-    plan = _Plan(
-        rows=rows,
-        stride=stride,
-        layers=layers,
-        band_rows=band_rows,
-        dep_idx=dep_idx,
-        dep_val=dep_val.to(dt),
-        dep_cut=dep_cut,
-        edge_idx=eflat,
-        edge_cut=edge_cut,
-        eo_cols=eo_cols if eo_cols.numel() else None,
-        all_eo=bool(eo_cols.numel() == layers),
+        ulayer = (seg // grid.rows)[is_edge]
+    before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
+    acc = (before - before[seg_first][seg_inv]).to(dy.dtype) + own
+    edges = _EdgeCells(
+        ulayer,
+        (seg % grid.rows)[is_edge],
+        ucell[is_edge],
+        apply_rule(acc[is_edge], even_odd[ulayer]),
     )
-    return edge_cov, plan
+    return edges, winding
 
 
-class _Band:
-    """One band of rows of the dense pass, recomputed identically in the forward and
-    backward passes: coverage ``x`` ``[pixels, layers]`` and transmittance ``t``
-    ``[pixels, layers]`` (product of ``1 - alpha`` over the layers above)."""
-
-    def __init__(self, plan: _Plan, like: torch.Tensor) -> None:
-        n = plan.band_rows * plan.stride * plan.layers
-        self.plan = plan
-        self.xbuf = like.new_empty(n)
-        self.tbuf = like.new_empty(n)
-
-    def run(self, k: int, alpha: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Fill band ``k``; returns (x, t, edge positions in the band, edge coverage)."""
-        p = self.plan
-        r0 = k * p.band_rows
-        nrows = min(p.band_rows, p.rows - r0)
-        npix = nrows * p.stride
-        base = r0 * p.stride * p.layers
-        x = self.xbuf[: npix * p.layers]
-        x.zero_()
-        d0, d1 = p.dep_cut[k], p.dep_cut[k + 1]
-        x.index_add_(0, p.dep_idx[d0:d1] - base, p.dep_val[d0:d1])
-        x = x.view(nrows, p.stride, p.layers)
-        x.cumsum_(1)
-        x = x.view(npix, p.layers)
-        if p.eo_cols is not None:
-            m = x[:, p.eo_cols] if not p.all_eo else x.clone()
-            m = 1 - (torch.remainder(m.abs_(), 2.0) - 1).abs_()
-        x.abs_().clamp_(max=1.0)
-        if p.eo_cols is not None:
-            if p.all_eo:
-                x.copy_(m)
-            else:
-                x[:, p.eo_cols] = m
-        e0, e1 = p.edge_cut[k], p.edge_cut[k + 1]
-        epos = p.edge_idx[e0:e1] - base
-        ecov = x.view(-1)[epos]
-        # t[:, l] = prod over the layers above l (columns < l) of (1 - alpha x); a product
-        # scan instead of exp(sum of logs): no transcendental function on dense cells.
-        t = self.tbuf[: npix * p.layers].view(npix, p.layers)
-        t[:, 0] = 1.0
-        torch.addcmul(_ONE.to(x), x[:, :-1], -(alpha[:-1] * _KEEP), out=t[:, 1:])
-        t.cumprod_(1)
-        return x, t, epos, ecov
+def _horizontal_tiles(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    group: torch.Tensor,
+    box: tuple[int, int, int, int],
+    grid: _Grid,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tile, layer) of tiles that horizontal pieces run through: such pieces leave no
+    fragment, yet the cells along them are partly covered."""
+    x0, y0, x1, y1 = box
+    ad, bd = a.detach(), b.detach()
+    yv = ad[:, 1]
+    sel = torch.nonzero(
+        (ad[:, 1] == bd[:, 1])
+        & (yv > y0)
+        & (yv < y1 + 1)
+        & (torch.minimum(ad[:, 0], bd[:, 0]) < x1 + 1)
+        & (torch.maximum(ad[:, 0], bd[:, 0]) > x0)
+    ).squeeze(1)
+    if sel.numel() == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=a.device)
+        return empty, empty
+    yv = yv[sel]
+    lo_x = torch.minimum(ad[sel, 0], bd[sel, 0])
+    hi_x = torch.maximum(ad[sel, 0], bd[sel, 0])
+    # The row holding the piece, and the row above when it lies on a grid line.
+    rows = torch.cat([torch.floor(yv), torch.ceil(yv) - 1]).long() - y0
+    tx0 = ((torch.floor(lo_x).long() - x0).clamp(0, grid.cols - 1) // grid.tile).repeat(2)
+    tx1 = ((torch.floor(hi_x).long() - x0).clamp(0, grid.cols - 1) // grid.tile).repeat(2)
+    lay = group[sel].repeat(2)
+    rows = rows.clamp(0, grid.rows - 1)
+    owner, local = ragged_arange(tx1 - tx0 + 1)
+    tile = (rows[owner] // grid.tile) * grid.ntx + tx0[owner] + local
+    return tile, lay[owner]
 
 
-def _log_transmittance(
-    x: torch.Tensor, epos: torch.Tensor, ecov: torch.Tensor, alpha: torch.Tensor
-) -> torch.Tensor:
-    """sum over layers of log(1 - alpha x): exact as x * log(1 - alpha) where x is 0 or 1,
-    corrected at edge cells."""
-    nl = alpha.shape[0]
-    log1m = torch.log1p(-alpha * _KEEP)
-    logt = torch.mv(x, log1m)
-    col = epos % nl
-    fix = torch.log1p(-ecov * alpha[col] * _KEEP) - ecov * log1m[col]
-    return logt.index_add_(0, epos // nl, fix)
+class _Pairs:
+    """(tile, layer) pairs sorted by tile, top layer first; ``full`` marks layers that
+    cover the whole tile (coverage 1 everywhere), the others are partial."""
+
+    def __init__(self, key: torch.Tensor, full: torch.Tensor, grid: _Grid) -> None:
+        self.key, self.full = key, full
+        self.tile = key // grid.layers
+        self.layer = grid.layers - 1 - key % grid.layers
+
+    def subset(self, idx: torch.Tensor, grid: _Grid) -> _Pairs:
+        return _Pairs(self.key[idx], self.full[idx], grid)
 
 
-class _FillStack(torch.autograd.Function):
-    """Painter's-order compositing of dense fill layers with a recomputing backward.
+def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions of ``keys`` in ``sorted_keys`` and whether each is there."""
+    if sorted_keys.numel() == 0:
+        return torch.zeros_like(keys), torch.zeros_like(keys, dtype=torch.bool)
+    pos = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.shape[0] - 1)
+    return pos, sorted_keys[pos] == keys
 
-    Inputs: edge-cell coverage ``[E]`` (ordered as ``plan.edge_idx``), per-layer opacity
-    ``[L]`` and colour ``[L, 3]`` (top-first). Outputs over the box (``rows * stride``
-    pixels): premultiplied colour and alpha ``[P, 4]`` and log-transmittance ``[P]``.
-    """
 
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, edge_cov: torch.Tensor, alpha: torch.Tensor, rgb: torch.Tensor, plan: _Plan
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        ctx.save_for_backward(edge_cov, alpha, rgb)
-        ctx.plan = plan
-        npix = plan.rows * plan.stride
-        out_t = alpha.new_empty((4, npix))
-        logt = alpha.new_empty(npix)
-        weights_t = torch.cat([alpha[None] * rgb.T, alpha[None]], dim=0)  # [4, L]
-        band = _Band(plan, alpha)
-        for k in range(len(plan.dep_cut) - 1):
-            x, t, epos, ecov = band.run(k, alpha)
-            p0 = k * plan.band_rows * plan.stride
-            p1 = p0 + x.shape[0]
-            logt[p0:p1] = _log_transmittance(x, epos, ecov, alpha)
-            torch.mm(weights_t, t.mul_(x).T, out=out_t[:, p0:p1])
-        # Rounding leaves ~1e-8 coverage residues where the winding is 0: pixels whose
-        # total alpha is below 1e-6 (as the sparse path's entries) are left empty.
-        empty = out_t[3] < 1e-6
-        out_t[:, empty] = 0.0
-        logt[empty] = 0.0
-        ctx.empty = empty
-        return out_t.T, logt
+def _pairs(
+    edges: _EdgeCells,
+    horizontal: tuple[torch.Tensor, torch.Tensor],
+    pieces: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    *,
+    box: tuple[int, int, int, int],
+    winding: _Winding,
+    even_odd: torch.Tensor,
+    grid: _Grid,
+) -> _Pairs:
+    """Partial pairs (an outline passes through the tile) and full ones (the winding of
+    the tile's corner, the same all over the tile, is inside)."""
+    a, b, group = pieces
+    x0, y0, _, _ = box
+    t = grid.tile
+    partial = torch.unique(
+        torch.cat(
+            [
+                grid.pair_key(grid.tile_of(edges.row, edges.col), edges.layer),
+                grid.pair_key(*horizontal),
+            ]
+        )
+    )
+    # Candidates: every tile of each layer's bounding box.
+    lo = torch.minimum(a, b)
+    hi = torch.maximum(a, b)
+    inf = torch.tensor(float("inf"), dtype=a.dtype, device=a.device)
+    mins = (
+        inf.expand(grid.layers, 2)
+        .clone()
+        .scatter_reduce_(0, group[:, None].expand(-1, 2), lo, "amin")
+    )
+    maxs = (
+        (-inf)
+        .expand(grid.layers, 2)
+        .clone()
+        .scatter_reduce_(0, group[:, None].expand(-1, 2), hi, "amax")
+    )
+    fin = torch.isfinite(mins).all(1)
+    mins = torch.where(torch.isfinite(mins), mins, 0)
+    maxs = torch.where(torch.isfinite(maxs), maxs, 0)
+    cx0 = (torch.floor(mins[:, 0]).long() - x0).clamp(0, grid.cols - 1) // t
+    cy0 = (torch.floor(mins[:, 1]).long() - y0).clamp(0, grid.rows - 1) // t
+    cx1 = (torch.floor(maxs[:, 0]).long() - x0).clamp(0, grid.cols - 1) // t
+    cy1 = (torch.floor(maxs[:, 1]).long() - y0).clamp(0, grid.rows - 1) // t
+    nx = torch.where(fin, cx1 - cx0 + 1, 0)
+    ny = torch.where(fin, cy1 - cy0 + 1, 0)
+    layer, local = ragged_arange(nx * ny)
+    ty = cy0[layer] + local // nx[layer]
+    tx = cx0[layer] + local % nx[layer]
+    key = grid.pair_key(ty * grid.ntx + tx, layer)
+    _, is_partial = _lookup(partial, key)
+    rest = torch.nonzero(~is_partial).squeeze(1)
+    layer, ty, tx, key = layer[rest], ty[rest], tx[rest], key[rest]
+    w = torch.round(winding.left_of(layer, ty * t, tx * t + 1)).long()
+    covered = torch.where(even_odd[layer], w % 2 != 0, w != 0)
+    full_key = key[covered]
+    keys = torch.cat([partial, full_key])
+    full = torch.cat(
+        [torch.zeros_like(partial, dtype=torch.bool), torch.ones_like(full_key, dtype=torch.bool)]
+    )
+    keys, perm = torch.sort(keys)
+    return _Pairs(keys, full[perm], grid)
 
-    @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, g_out: torch.Tensor, g_logt: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
-        edge_cov, alpha, rgb = ctx.saved_tensors
-        plan: _Plan = ctx.plan
-        nl = plan.layers
-        weights = torch.cat([alpha[:, None] * rgb, alpha[:, None]], dim=1)
-        # d log(1 - a x) / d(a x) = -KEEP / (1 - a x KEEP); interior cells have x = 1.
-        slope = _KEEP / (1 - alpha * _KEEP)
-        g_weights = weights.new_zeros((nl, 4))
-        g_alpha_log = alpha.new_zeros(nl)
-        g_edge = edge_cov.new_zeros(edge_cov.shape)
-        band = _Band(plan, alpha)
-        zbuf = alpha.new_empty(plan.band_rows * plan.stride * nl)
-        keep_pixel = (~ctx.empty)[:, None].to(g_out.dtype)
-        g_out_t = (g_out * keep_pixel).T.contiguous()  # [4, P]
-        g_logt = g_logt * keep_pixel[:, 0]
-        for k in range(len(plan.dep_cut) - 1):
-            x, t, epos, ecov = band.run(k, alpha)
-            epix, ecol = epos // nl, epos % nl
-            p0 = k * plan.band_rows * plan.stride
-            p1 = p0 + x.shape[0]
-            gb = g_out_t[:, p0:p1]
-            t_edge = t[epix, ecol]
-            w = t.mul_(x)  # weight of each layer's colour: x * T (alpha is in `weights`)
-            g_weights += (gb @ w).T
-            # z[p, l] = alpha_l * (rgb_l . g_colour + g_alpha): gradient of one unit weight,
-            # as a sum of four outer products (faster than a [P, 4] x [4, L] product).
-            z = torch.outer(gb[0], weights[:, 0], out=zbuf[: x.shape[0] * nl].view(-1, nl))
-            for c in range(1, 4):
-                z.addr_(gb[c], weights[:, c])
-            z_edge = z[epix, ecol]
-            z.mul_(w).cumsum_(1)
-            # r[p, l] = d loss / d log(1 - a_l x_l): everything painted below l, and logt.
-            s = z[:, nl - 1] + g_logt[p0:p1]
-            r = torch.sub(s[:, None], z, out=z)
-            r_edge = r[epix, ecol]
-            g_alpha_log -= slope * r.mul_(x).sum(0)
-            a_edge = alpha[ecol]
-            slope_edge = _KEEP / (1 - a_edge * ecov * _KEEP)
-            g_alpha_log.index_add_(0, ecol, ecov * (slope[ecol] - slope_edge) * r_edge)
-            e0, e1 = plan.edge_cut[k], plan.edge_cut[k + 1]
-            g_edge[e0:e1] = z_edge * t_edge - a_edge * slope_edge * r_edge
-        g_rgb = alpha[:, None] * g_weights[:, :3]
-        g_alpha = g_alpha_log + (rgb * g_weights[:, :3]).sum(1) + g_weights[:, 3]
-        return g_edge, g_alpha, g_rgb, None
+
+def _segment_start(tile: torch.Tensor) -> torch.Tensor:
+    """For a sorted ``tile`` per element, the index of its segment's first element."""
+    _, inv, counts = torch.unique_consecutive(tile, return_inverse=True, return_counts=True)
+    return (torch.cumsum(counts, 0) - counts)[inv]
+
+
+def _cut(pairs: _Pairs, alpha: torch.Tensor, grid: _Grid) -> _Pairs:
+    """Drop pairs under the tile's layers whose full cover lets less than DEPTH_CUT of
+    the light through (a bound for every pixel of the tile: partial layers only add)."""
+    if DEPTH_CUT <= 0 or pairs.key.numel() == 0:
+        return pairs
+    f = torch.where(pairs.full, torch.log1p(-alpha[pairs.layer].to(torch.float64) * _KEEP), 0.0)
+    excl = torch.cumsum(f, 0) - f
+    excl = excl - excl[_segment_start(pairs.tile)]
+    return pairs.subset(torch.nonzero(excl > math.log(DEPTH_CUT)).squeeze(1), grid)
+
+
+def _composite(
+    pairs: _Pairs,
+    edges: _EdgeCells,
+    *,
+    winding: _Winding,
+    even_odd: torch.Tensor,
+    colors: torch.Tensor,
+    grid: _Grid,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Painter's-order compositing of the pairs per tile; returns premultiplied colour and
+    alpha ``[rows, cols, 4]`` and log-transmittance ``[rows, cols]`` over the box."""
+    dt = colors.dtype
+    t, tt = grid.tile, grid.tile * grid.tile
+    with torch.no_grad():
+        part = torch.nonzero(~pairs.full).squeeze(1)
+        pkey, ptile, player = pairs.key[part], pairs.tile[part], pairs.layer[part]
+        # Winding inside partial tiles: deposits in the tile, prefix-summed along rows,
+        # plus what the row carries in from the left of the tile.
+        buf = winding.full.new_zeros((part.shape[0], t, t + 1))
+        d_layer, d_row, d_col, d_val = winding.deposits()
+        d_in = torch.nonzero(d_col < grid.cols).squeeze(1)
+        d_layer, d_row, d_col, d_val = d_layer[d_in], d_row[d_in], d_col[d_in], d_val[d_in]
+        pos, hit = _lookup(pkey, grid.pair_key(grid.tile_of(d_row, d_col), d_layer))
+        hit = torch.nonzero(hit).squeeze(1)
+        flat = (pos[hit] * t + d_row[hit] % t) * (t + 1) + d_col[hit] % t
+        buf.view(-1).index_add_(0, flat, d_val[hit])
+        rows = (ptile // grid.ntx * t)[:, None] + torch.arange(t, device=buf.device)
+        carry = winding.left_of(
+            player[:, None], rows.clamp(max=grid.rows - 1), (ptile % grid.ntx * t)[:, None]
+        )
+        acc = buf[:, :, :t].cumsum(2) + carry[:, :, None]
+        cov = apply_rule(acc, even_odd[player][:, None, None]).to(dt).view(-1)
+        pos, hit = _lookup(pkey, grid.pair_key(grid.tile_of(edges.row, edges.col), edges.layer))
+        hit = torch.nonzero(hit).squeeze(1)
+        eflat = (pos[hit] * t + edges.row[hit] % t) * t + edges.col[hit] % t
+    # Edge cells carry the gradient with respect to the points.
+    cov = cov.index_put((eflat,), edges.cov[hit]).view(-1, tt)
+    n = pairs.key.shape[0]
+    c = colors.new_ones((n, tt)).index_copy(0, part, cov)
+    alpha = colors[:, 3].clamp(0.0, 1.0)
+    ax = alpha[pairs.layer][:, None] * c
+    log1m = torch.log1p(-ax * _KEEP)
+    # Transmittance of the layers above, within each tile (float64: the running sum
+    # spans all tiles).
+    excl = torch.cumsum(log1m.to(torch.float64), 0) - log1m
+    excl = excl - excl[_segment_start(pairs.tile)]
+    weight = ax * torch.exp(excl).to(dt)
+    rgba = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], dim=1)
+    out = colors.new_zeros((grid.ntiles, tt, 4)).index_add(
+        0, pairs.tile, weight[:, :, None] * rgba[pairs.layer][:, None, :]
+    )
+    logt = colors.new_zeros((grid.ntiles, tt)).index_add(0, pairs.tile, log1m)
+    out = out.view(grid.nty, grid.ntx, t, t, 4).permute(0, 2, 1, 3, 4)
+    logt = logt.view(grid.nty, grid.ntx, t, t).permute(0, 2, 1, 3)
+    out = out.reshape(grid.nty * t, grid.ntx * t, 4)[: grid.rows, : grid.cols]
+    logt = logt.reshape(grid.nty * t, grid.ntx * t)[: grid.rows, : grid.cols]
+    return out, logt

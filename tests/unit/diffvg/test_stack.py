@@ -69,15 +69,15 @@ def _loss(out: tuple[torch.Tensor, torch.Tensor, torch.Tensor], size: int) -> to
 
 
 @pytest.mark.parametrize(
-    ("box", "workspace"),
-    [((0, 0, 39, 39), None), ((5, 3, 33, 37), None), ((0, 0, 39, 39), 20_000)],
-    ids=["canvas", "partial-box", "many-bands"],
+    ("box", "tile"),
+    [((0, 0, 39, 39), 16), ((5, 3, 33, 37), 16), ((0, 0, 39, 39), 5), ((2, 1, 38, 39), 3)],
+    ids=["canvas", "partial-box", "small-tiles", "partial-box-small-tiles"],
 )
 def test_stack_matches_reference_values_and_gradients(
-    box: tuple[int, int, int, int], workspace: int | None, monkeypatch: pytest.MonkeyPatch
+    box: tuple[int, int, int, int], tile: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if workspace is not None:
-        monkeypatch.setattr(stack, "STACK_WORKSPACE_BYTES", workspace)
+    monkeypatch.setattr(stack, "TILE", tile)
+    monkeypatch.setattr(stack, "DEPTH_CUT", 0.0)  # every layer: exact against the reference
     size = 40
     # float64: the previous engine's float32 log(1 - a) of opaque layers is itself noisy.
     points, pieces, even_odd, colors = _scene(3, size, 7, radius=18.0, dtype=F64)
@@ -223,3 +223,61 @@ def test_layered_polygons_put_the_canvas_sized_bottom_in_the_stack(
     assert torch.allclose(layered, sparse, atol=1e-4)
     for x, y in zip(g_layered, g_sparse, strict=True):
         assert cosine(x, y) > 0.9999
+
+
+def test_depth_cut_changes_no_pixel_by_more_than_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    size = 48
+    gen = torch.Generator().manual_seed(6)
+    shapes, groups = [], []
+    for i in range(24):  # canvas-sized, translucent and opaque, deep enough to be cut
+        centre = torch.rand(2, generator=gen, dtype=F64) * size
+        shapes.append(blob_path(centre, 0.6 * size, generator=gen, dtype=F64))
+        colour = torch.rand(4, generator=gen, dtype=F64)
+        colour[3] = 1.0 if i % 5 == 0 else 0.4 + 0.5 * colour[3]
+        groups.append(pydiffvg.ShapeGroup(torch.tensor([i]), colour.requires_grad_(True)))
+    params = [s.points.requires_grad_(True) for s in shapes]  # type: ignore[union-attr]
+    colours = [g.fill_color for g in groups]
+
+    def draw() -> tuple[torch.Tensor, list[torch.Tensor]]:
+        img = pydiffvg.render(shapes, groups, width=size, height=size)
+        return img, list(torch.autograd.grad(img.square().sum(), params + colours))
+
+    counts: list[tuple[int, int]] = []
+    real = stack._cut
+
+    def counting_cut(pairs: Any, *args: Any) -> Any:
+        kept = real(pairs, *args)
+        counts.append((pairs.key.numel(), kept.key.numel()))
+        return kept
+
+    monkeypatch.setattr(stack, "_cut", counting_cut)
+    cut, g_cut = draw()
+    assert counts and counts[0][1] < 0.7 * counts[0][0]  # the cut really drops layers
+    monkeypatch.setattr(stack, "DEPTH_CUT", 0.0)
+    exact, g_exact = draw()
+
+    # Straight colour divides by alpha: compare premultiplied values.
+    def pm(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x[..., :3] * x[..., 3:], x[..., 3:]], -1)
+
+    assert float((pm(cut) - pm(exact)).detach().abs().max()) <= 2e-5  # DEPTH_CUT, with margin
+    flat_cut = torch.cat([g.reshape(-1) for g in g_cut])
+    flat_exact = torch.cat([g.reshape(-1) for g in g_exact])
+    assert cosine(flat_cut, flat_exact) > 0.9999
+
+
+def test_outlines_without_height_paint_nothing() -> None:
+    # Only horizontal pieces: no fragment anywhere, yet their boxes hold candidate tiles.
+    a = torch.tensor([[2.0, 5.0], [30.0, 5.0], [2.0, 9.0], [30.0, 9.0]])
+    b = torch.tensor([[30.0, 5.0], [2.0, 5.0], [30.0, 9.0], [2.0, 9.0]])
+    out = fill_stack(
+        a,
+        b,
+        torch.tensor([0, 0, 1, 1]),
+        even_odd=torch.tensor([False, True]),
+        colors=torch.rand(2, 4),
+        box=(0, 0, 31, 31),
+        width=32,
+        height=32,
+    )
+    assert all(float(o.abs().sum()) == 0.0 for o in out)
