@@ -10,11 +10,13 @@ belong together; the kernels live in :mod:`pydiffvg.raster` and :mod:`pydiffvg.s
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.checkpoint import checkpoint
 
 from pydiffvg.geometry import Pieces
 from pydiffvg.raster import (
@@ -140,12 +142,13 @@ def render_pieces(
             # no dense intermediates for backward: checkpointing it would only add work.
             stacked = box is not None and solid_fills
 
-            def run(  # noqa: PLR0917
+            def run(
                 a: torch.Tensor,
                 b: torch.Tensor,
                 ha: torch.Tensor,
                 hb: torch.Tensor,
                 solid_t: torch.Tensor,
+                *paint_tensors: torch.Tensor,
                 g0: int = g0,
                 g1: int = g1,
                 p0: int = p0,
@@ -165,7 +168,7 @@ def render_pieces(
                     has_stroke=has_stroke[g0:g1],
                     g0=g0,
                     solid=solid_t,
-                    gradients=gradients,
+                    gradients=_with_tensors(gradients, paint_tensors),
                     box=box,
                     stacked=stacked,
                     width=width,
@@ -173,10 +176,11 @@ def render_pieces(
                     samples=samples,
                 )
 
+            paint_args = _gradient_tensors(gradients)
             if len(chunks) > 1 and grad_on and not stacked:
-                c_col, c_cov, c_logt = checkpoint(run, *args, use_reentrant=False)
+                c_col, c_cov, c_logt = _Recompute.apply(run, *args, *paint_args)
             else:
-                c_col, c_cov, c_logt = run(*args)
+                c_col, c_cov, c_logt = run(*args, *paint_args)
             through = torch.exp(c_logt)
             color = c_col + through[:, None] * color
             cover = c_cov + through * cover
@@ -192,6 +196,71 @@ def render_pieces(
     straight = torch.where(visible[:, None], color / safe[:, None], torch.zeros_like(color))
     out = torch.cat([straight, cover[:, None].clamp(0, 1)], dim=1)
     return out.reshape(height, width, 4)
+
+
+# The tensors of each gradient kind, in the order _with_tensors puts them back.
+_GRADIENT_FIELDS: dict[type, tuple[str, ...]] = {
+    LinearGradient: ("begin", "end", "offsets", "stop_colors"),
+    RadialGradient: ("center", "radius", "offsets", "stop_colors"),
+}
+
+
+def _gradient_tensors(
+    gradients: list[tuple[int, LinearGradient | RadialGradient]],
+) -> list[torch.Tensor]:
+    return [getattr(paint, f) for _, paint in gradients for f in _GRADIENT_FIELDS[type(paint)]]
+
+
+def _with_tensors(
+    gradients: list[tuple[int, LinearGradient | RadialGradient]],
+    tensors: tuple[torch.Tensor, ...],
+) -> list[tuple[int, LinearGradient | RadialGradient]]:
+    """The gradients with their tensors replaced by ``tensors`` (from _gradient_tensors)."""
+    out, it = [], iter(tensors)
+    for lid, paint in gradients:
+        twin = copy.copy(paint)
+        for f in _GRADIENT_FIELDS[type(paint)]:
+            setattr(twin, f, next(it))
+        out.append((lid, twin))
+    return out
+
+
+class _Recompute(torch.autograd.Function):
+    """A chunk whose intermediates are not kept: backward renders it again with autograd.
+
+    Every tensor the chunk reads that may need a gradient is an explicit input. Written
+    here rather than ``torch.utils.checkpoint``, whose first call imports ``torch._dynamo``
+    (3-4 s in every fresh worker process on this CPU).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, fn: Callable[..., tuple[torch.Tensor, ...]], *inputs: torch.Tensor
+    ) -> Any:
+        ctx.fn = fn
+        ctx.save_for_backward(*inputs)
+        with torch.no_grad():
+            return fn(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> Any:
+        needs = ctx.needs_input_grad[1:]
+        inputs = [
+            t.detach().requires_grad_(n) for t, n in zip(ctx.saved_tensors, needs, strict=True)
+        ]
+        with torch.enable_grad():
+            outs = ctx.fn(*inputs)
+        pairs = [(o, g) for o, g in zip(outs, grads, strict=True) if o.requires_grad]
+        wanted = [t for t in inputs if t.requires_grad]
+        found: list[torch.Tensor | None] = [None] * len(wanted)
+        if pairs and wanted:
+            found = list(
+                torch.autograd.grad(
+                    [o for o, _ in pairs], wanted, [g for _, g in pairs], allow_unused=True
+                )
+            )
+        it = iter(found)
+        return (None, *(next(it) if t.requires_grad else None for t in inputs))
 
 
 def _solid_table(paints: list[Color | None], dev: torch.device, dt: torch.dtype) -> torch.Tensor:

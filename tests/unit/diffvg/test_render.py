@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -212,6 +214,77 @@ def test_chunked_rendering_matches_single_pass() -> None:
     (g_chunk,) = torch.autograd.grad(chunked.square().sum(), [shapes[0].points])
     assert torch.allclose(full, chunked, atol=1e-5)
     assert torch.allclose(g_full, g_chunk, atol=1e-4)
+
+
+def _painted_scene() -> tuple[list[pydiffvg.Shape], list[pydiffvg.ShapeGroup], list[torch.Tensor]]:
+    """Overlapping squares with linear/radial gradient fills and a stroke: chunks that are
+    recomputed in backward (not the solid-fill stack)."""
+    shapes = [square(4 + 5 * i, 6 + 3 * i, 30 + 5 * i, 34 + 3 * i) for i in range(6)]
+    groups, params = [], []
+    for i, shape in enumerate(shapes):
+        shape.points.requires_grad_(True)
+        stops = torch.tensor([[1.0, 0.2, 0.1, 0.9], [0.1, 0.3, 1.0, 0.7]], requires_grad=True)
+        if i % 2:
+            paint = pydiffvg.RadialGradient(
+                torch.tensor([20.0 + i, 20.0], requires_grad=True),
+                torch.tensor([14.0, 10.0], requires_grad=True),
+                torch.tensor([0.0, 1.0]),
+                stops,
+            )
+            extra = [paint.center, paint.radius]
+        else:
+            paint = pydiffvg.LinearGradient(
+                torch.tensor([4.0, 6.0], requires_grad=True),
+                torch.tensor([40.0, 30.0 + i], requires_grad=True),
+                torch.tensor([0.0, 1.0]),
+                stops,
+            )
+            extra = [paint.begin, paint.end]
+        shape.stroke_width = torch.tensor(1.5, requires_grad=True)
+        stroke = solid(0.1, 0.1, 0.1, 1.0).requires_grad_(True)
+        groups.append(
+            pydiffvg.ShapeGroup(torch.tensor([i]), paint, stroke_color=stroke if i == 2 else None)
+        )
+        params += [shape.points, stops, *extra, shape.stroke_width, stroke]
+    return shapes, groups, params
+
+
+def test_recomputed_chunks_match_one_pass_for_every_parameter() -> None:
+    shapes, groups, params = _painted_scene()
+    full = pydiffvg.render(shapes, groups, width=48, height=48)
+    g_full = torch.autograd.grad(full.square().sum(), params, allow_unused=True)
+    chunked = pydiffvg.render(shapes, groups, width=48, height=48, chunk_entries=1500)
+    g_chunk = torch.autograd.grad(chunked.square().sum(), params, allow_unused=True)
+    assert torch.allclose(full, chunked, atol=1e-5)
+    compared = 0
+    for a, b in zip(g_full, g_chunk, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+            compared += int(a.abs().sum() > 0)
+    assert compared >= 20  # points, stops, gradient geometry and the stroke all carry gradients
+
+
+def test_recomputed_chunks_do_not_load_torch_dynamo() -> None:
+    # torch.utils.checkpoint imports torch._dynamo on first use: seconds in every worker.
+    code = """
+import sys, torch, pydiffvg
+shapes = [pydiffvg.Polygon(torch.tensor([[2.0 + i, 2], [40, 3.0 + i], [30, 40]]), True)
+          for i in range(8)]
+for s in shapes:
+    s.points.requires_grad_(True)
+    s.stroke_width = torch.tensor(2.0)
+groups = [pydiffvg.ShapeGroup(torch.tensor([i]), torch.tensor([1.0, 0, 0, 0.5]),
+                              stroke_color=torch.tensor([0, 0, 1.0, 1]))
+          for i in range(8)]
+pydiffvg.render(shapes, groups, width=48, height=48, chunk_entries=1000).sum().backward()
+assert shapes[0].points.grad.abs().sum() > 0
+print("dynamo" if "torch._dynamo" in sys.modules else "clean")
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip() == "clean", out.stdout + out.stderr
 
 
 def test_offcanvas_and_empty_scenes() -> None:
