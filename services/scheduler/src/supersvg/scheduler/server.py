@@ -11,15 +11,23 @@ import signal
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.grpc import create_server
 from supersvg.common.logging import configure_logging
+from supersvg.common.settings import ConfigurationError
 from supersvg.common.storage import create_store
 from supersvg.common.tracing import configure_tracing
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.executors.base import Executor
+from supersvg.scheduler.leader import AlwaysLeader, LeaderElection, LeadershipLost
 from supersvg.scheduler.servicer import RequestIdLogFilter, SchedulerServicer
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
 
-__all__ = ["RunningScheduler", "create_executor", "serve", "start_scheduler"]
+__all__ = [
+    "RunningScheduler",
+    "create_election",
+    "create_executor",
+    "serve",
+    "start_scheduler",
+]
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "supersvg.api.v1.SchedulerService"
@@ -34,6 +42,34 @@ def create_executor(settings: SchedulerSettings) -> Executor:
     cls = getattr(importlib.import_module(module), cls_name)
     executor: Executor = cls.from_settings(settings)
     return executor
+
+
+def create_election(settings: SchedulerSettings) -> LeaderElection:
+    """The leader election ``settings.leader_election`` names (``auto``: a Lease with the
+    Kubernetes executor, an advisory lock on PostgreSQL, else none: one replica)."""
+    kind = settings.leader_election
+    postgres = settings.database_url.startswith(("postgresql://", "postgres://"))
+    if kind == "auto":
+        kind = "kubernetes" if settings.executor == "kubernetes" else "off"
+        if kind == "off" and postgres:
+            kind = "database"
+    name, lease = settings.leader_lease_name, settings.leader_lease_seconds
+    if kind == "kubernetes":
+        from supersvg.common.kube import make_api_client, own_namespace
+        from supersvg.scheduler.executors.cluster import KubernetesExecutorSettings
+        from supersvg.scheduler.leader.kubernetes import LeaseElection
+
+        namespace = KubernetesExecutorSettings.from_env().namespace or own_namespace()
+        return LeaseElection(make_api_client(), namespace, name, lease)
+    if kind == "database":
+        if not postgres:
+            raise ConfigurationError(
+                "SUPERSVG_SCHEDULER_LEADER_ELECTION=database needs a postgresql:// DATABASE_URL"
+            )
+        from supersvg.scheduler.leader.database import AdvisoryLockElection
+
+        return AdvisoryLockElection(settings.database_url, name, lease)
+    return AlwaysLeader()
 
 
 class RunningScheduler:
@@ -54,9 +90,12 @@ class RunningScheduler:
 
 
 async def start_scheduler(
-    settings: SchedulerSettings, executor: Executor | None = None
+    settings: SchedulerSettings,
+    executor: Executor | None = None,
+    election: LeaderElection | None = None,
 ) -> RunningScheduler:
-    """Open the store (migrating it), bind the gRPC server and start the loops."""
+    """Open the store (migrating it), bind the gRPC server and start the loops (at once
+    with one replica; once elected with several)."""
     store = await open_store(settings.database_url)
     artifacts = create_store()
     server, port, health = create_server(settings.listen_addr, services=[SERVICE_NAME])
@@ -66,6 +105,7 @@ async def start_scheduler(
         artifacts,
         executor or create_executor(settings),
         settings.worker_scheduler_addr(port),
+        election=election or create_election(settings),
     )
     pb_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(scheduler), server)
     await scheduler.start()
@@ -93,6 +133,12 @@ async def serve(settings: SchedulerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    waits = [asyncio.ensure_future(e.wait()) for e in (stop, running.scheduler.lost)]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waits:
+        waiter.cancel()
     log.info("scheduler stopping")
     await running.stop()
+    if running.scheduler.lost.is_set():
+        # Exit; Kubernetes (or the service manager) restarts this replica as a follower.
+        raise LeadershipLost("this replica lost the leader election")
