@@ -50,7 +50,13 @@ async def test_one_leader_takeover_after_the_lease_and_handover_on_release(
     spec = _lease(kube_api)
     assert spec["holderIdentity"] == b.identity and spec["leaseTransitions"] == 1
 
-    # A graceful shutdown hands over at once.
+    # A graceful shutdown hands over at once (also after hold() was cancelled, as the
+    # scheduler's stop does).
+    b_holding = asyncio.create_task(b.hold())
+    await asyncio.sleep(0.1)
+    b_holding.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await b_holding
     await b.release()
     assert _lease(kube_api)["holderIdentity"] == ""
     started = time.monotonic()

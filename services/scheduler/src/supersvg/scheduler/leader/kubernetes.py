@@ -173,8 +173,7 @@ class LeaseElection(LeaderElection):
         )
 
     async def release(self) -> None:
-        if not self.is_leader:
-            return
+        # hold() has usually ended (is_leader False) by now: _give_up checks the holder.
         self.is_leader = False
         try:
             await asyncio.get_running_loop().run_in_executor(self._pool, self._give_up)
