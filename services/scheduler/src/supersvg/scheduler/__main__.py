@@ -118,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_tokens(settings, args))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
-    from supersvg.scheduler.leader import LeadershipLost
     from supersvg.scheduler.server import serve
 
     try:
@@ -126,9 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except LeadershipLost as exc:
-        print(f"error: {exc}; restart to rejoin as a follower", file=sys.stderr)
-        return 1
     return 0
 
 

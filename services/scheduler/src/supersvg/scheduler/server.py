@@ -16,7 +16,7 @@ from supersvg.common.storage import create_store
 from supersvg.common.tracing import configure_tracing
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.executors.base import Executor
-from supersvg.scheduler.leader import AlwaysLeader, LeaderElection, LeadershipLost
+from supersvg.scheduler.leader import AlwaysLeader, LeaderElection
 from supersvg.scheduler.servicer import RequestIdLogFilter, SchedulerServicer
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
@@ -133,12 +133,6 @@ async def serve(settings: SchedulerSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    waits = [asyncio.ensure_future(e.wait()) for e in (stop, running.scheduler.lost)]
-    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waits:
-        waiter.cancel()
+    await stop.wait()
     log.info("scheduler stopping")
     await running.stop()
-    if running.scheduler.lost.is_set():
-        # Exit; Kubernetes (or the service manager) restarts this replica as a follower.
-        raise LeadershipLost("this replica lost the leader election")

@@ -80,8 +80,12 @@ class Dispatch(Callbacks):
         return True
 
     async def _recover(self) -> None:
-        """Resume after a restart: adopt live attempts, requeue the rest."""
+        """Resume after a restart or a change of leader: adopt live attempts, requeue the
+        rest. Attempts this replica's executor still runs (it led before) are kept."""
+        own = self.executor.live_attempts()
         for rec in await self.store.jobs_in_states(("running", "cancelling")):
+            if rec.job_id in own:
+                continue
             if await self.executor.adopt(self._spec(rec, rec.traceparent)):
                 log.info("attempt adopted", extra={"job_id": rec.job_id})
                 if rec.state == "cancelling":  # the stop was asked before the restart

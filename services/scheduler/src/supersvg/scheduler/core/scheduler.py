@@ -17,8 +17,8 @@ Replicas: every replica serves the API; the background loops (dispatch with its 
 sweep, executor watch and recovery, callbacks, retention) run only while this replica is
 the elected leader (:mod:`supersvg.scheduler.leader`). Capacity is counted from the
 database, so a new leader sees the attempts its predecessor started. A replica that
-loses the lead sets :attr:`Scheduler.lost`; the server then exits and is restarted as a
-follower (simpler and safer than winding the loops down in place).
+loses the lead (its database session or Lease renewal failed) stops those loops and
+stands for election again; its executor keeps reporting the attempts it runs.
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ class Scheduler(Jobs, Retention):
     ) -> None:
         super().__init__(settings, store, artifacts, executor, worker_addr)
         self.election = election or AlwaysLeader()
-        #: Set when this replica lost the lead (the process should exit).
-        self.lost = asyncio.Event()
+        self._leader_tasks: list[asyncio.Task[None]] = []
         self._executor_started = False
         executor.set_outcome_handler(self._on_outcome)
         executor.set_phase_handler(self._on_phase)
@@ -74,36 +73,37 @@ class Scheduler(Jobs, Retention):
         if isinstance(self.election, AlwaysLeader):
             await self.election.acquire()
             await self._begin_leading()
-        self._tasks.append(asyncio.create_task(self._lead(), name="leader"))
+        self._tasks.append(asyncio.create_task(self._campaign(), name="leader"))
 
-    async def _lead(self) -> None:
-        try:
-            if not self.leading:
-                await self.election.acquire()
-                await self._begin_leading()
-            await self.election.hold()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("leading failed")
-        if not self._stopping:
-            log.error("leadership lost; this replica stops its loops")
-            self.leading = False
-            self.metrics.leader.set(0)
-            for task in self._tasks:
-                if task is not asyncio.current_task() and task.get_name() != "metrics":
-                    task.cancel()
-            self.lost.set()
+    async def _campaign(self) -> None:
+        """Lead whenever elected; after a lost lead (e.g. the database connection was cut)
+        stop the loops and stand again. The executor keeps watching the attempts it runs:
+        their outcomes are conditional updates, harmless when the new leader adopted them."""
+        while not self._stopping:
+            try:
+                if not self.leading:
+                    await self.election.acquire()
+                    await self._begin_leading()
+                await self.election.hold()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("leader election failed")
+                await asyncio.sleep(1.0)
+            if self.leading and not self._stopping:
+                log.error("leadership lost: the loops stop until this replica is elected again")
+                await self._end_leading()
 
     async def _begin_leading(self) -> None:
         """Adopt or requeue the attempts the previous leader left, then start the loops."""
         self.leading = True
         self.metrics.leader.set(1)
         log.info("leading: starting the loops", extra={"identity": self.election.identity})
-        await self.executor.start()
-        self._executor_started = True
+        if not self._executor_started:
+            await self.executor.start()
+            self._executor_started = True
         await self._recover()
-        self._tasks += [
+        self._leader_tasks = [
             asyncio.create_task(self._loop(self._dispatch, self._wake, 1.0), name="dispatch"),
             asyncio.create_task(
                 self._loop(self._deliver_due, self._cb_wake, 0.5), name="callbacks"
@@ -115,11 +115,21 @@ class Scheduler(Jobs, Retention):
         ]
         self._wake.set()
 
+    async def _end_leading(self) -> None:
+        self.leading = False
+        self.metrics.leader.set(0)
+        for task in self._leader_tasks:
+            task.cancel()
+        for task in self._leader_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._leader_tasks = []
+
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._tasks:
+        for task in (*self._tasks, *self._leader_tasks):
             task.cancel()
-        for task in self._tasks:
+        for task in (*self._tasks, *self._leader_tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._executor_started:

@@ -27,11 +27,7 @@ import os
 import secrets
 import socket
 
-__all__ = ["AlwaysLeader", "LeaderElection", "LeadershipLost", "identity"]
-
-
-class LeadershipLost(Exception):
-    """This replica stopped being the leader (renewal failed or the lease was taken)."""
+__all__ = ["AlwaysLeader", "LeaderElection", "identity"]
 
 
 def identity() -> str:
