@@ -44,6 +44,7 @@ EXTRA_RESOURCES = (
         subresources=("status",),
     ),
     ResourceSpec("policy/v1/poddisruptionbudgets", "PodDisruptionBudget", subresources=("status",)),
+    ResourceSpec("scheduling.k8s.io/v1/priorityclasses", "PriorityClass", namespaced=False),
     ResourceSpec("networking.k8s.io/v1/ingresses", "Ingress", subresources=("status",)),
     ResourceSpec("networking.k8s.io/v1/networkpolicies", "NetworkPolicy"),
     ResourceSpec("rbac.authorization.k8s.io/v1/roles", "Role"),

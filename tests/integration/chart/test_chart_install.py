@@ -58,6 +58,17 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         },
     },
     "network-policies": {"networkPolicy": {"enabled": True}},
+    # Several scheduler replicas, a capacity from the GPU nodes, Kueue, renamed classes.
+    "ha-admission": {
+        "scheduler": {"replicaCount": 2, "leaderElection": {"leaseSeconds": 20}},
+        "admission": {
+            "maxQueueSize": 300,
+            "maxRunningAttempts": 8,
+            "gpuCapacity": {"enabled": True, "nodeSelector": "pool=gpu", "refreshSeconds": 10},
+            "priorityClasses": {"high": {"name": "svg-urgent", "value": 5000}},
+            "kueue": {"queueName": "vectorize"},
+        },
+    },
     # Everything optional off: accounts and RBAC managed outside, no hooks, no autoscaling.
     "minimal": {
         **EXTERNAL,
@@ -67,6 +78,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "scheduler": {"migrations": {"enabled": False}, "metricsPort": 0},
         "gateway": {"autoscaling": {"enabled": False}, "podDisruptionBudget": {"enabled": False}},
         "operator": {"metricsPort": 0},
+        "admission": {"priorityClasses": {"create": False}},
     },
 }
 
@@ -471,7 +483,9 @@ def test_rbac_is_exactly_the_minimum(render: Callable[[str], Rendered]) -> None:
     )
     assert _rules(roles[f"{RELEASE}-scheduler"]) == _expand(
         "supersvg.io", ["vectorizejobs"], ["get", "list", "watch", "create", "patch", "delete"]
-    ) | _expand("", ["secrets"], ["create", "patch"])
+    ) | _expand("", ["secrets"], ["create", "patch"]) | _expand(
+        "coordination.k8s.io", ["leases"], ["get", "create", "update"]
+    )
     bindings = {d["metadata"]["name"]: d for d in r.of_kind("RoleBinding")}
     for component in ("operator", "scheduler"):
         binding = bindings[f"{RELEASE}-{component}"]
@@ -568,3 +582,54 @@ def test_upgrade_keeps_generated_credentials(helm_cluster: KubeCluster, namespac
     assert (
         _env(gateway["spec"]["template"]["spec"]["containers"][0])["SUPERSVG_LOG_LEVEL"] == "DEBUG"
     )
+
+
+def test_admission_and_ha_values(render: Callable[[str], Rendered]) -> None:
+    defaults = render("defaults")
+    classes = {d["metadata"]["name"]: d for d in defaults.of_kind("PriorityClass")}
+    assert {n: (c["value"], c["preemptionPolicy"]) for n, c in classes.items()} == {
+        "supersvg-low": (1000, "Never"),
+        "supersvg-normal": (2000, "Never"),
+        "supersvg-high": (3000, "Never"),
+    }
+    assert not any(c["globalDefault"] for c in classes.values())
+    env = _env(_container(defaults, "scheduler"))
+    assert json.loads(env["SUPERSVG_SCHEDULER_K8S_PRIORITY_CLASSES"]) == {
+        "low": "supersvg-low",
+        "normal": "supersvg-normal",
+        "high": "supersvg-high",
+    }
+    assert env["SUPERSVG_SCHEDULER_LEADER_ELECTION"] == "kubernetes"
+    assert env["SUPERSVG_SCHEDULER_K8S_MAX_RUNNING_ATTEMPTS"] == "0"
+    assert env["SUPERSVG_SCHEDULER_K8S_GPU_CAPACITY"] == "false"
+    # One replica: no PodDisruptionBudget (it would block every drain).
+    assert ("PodDisruptionBudget", f"{RELEASE}-scheduler") not in defaults.by_key
+    nodes_roles = [d for d in defaults.of_kind("ClusterRole") if "-nodes" in d["metadata"]["name"]]
+    assert not nodes_roles
+
+    r = render("ha-admission")
+    assert r.get("Deployment", "scheduler")["spec"]["replicas"] == 2
+    pdb = r.get("PodDisruptionBudget", "scheduler")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert (
+        pdb["spec"]["selector"]["matchLabels"]
+        == (r.get("Deployment", "scheduler")["spec"]["selector"]["matchLabels"])
+    )
+    env = _env(_container(r, "scheduler"))
+    assert env["SUPERSVG_SCHEDULER_MAX_QUEUE_SIZE"] == "300"
+    assert env["SUPERSVG_SCHEDULER_K8S_MAX_RUNNING_ATTEMPTS"] == "8"
+    assert env["SUPERSVG_SCHEDULER_K8S_GPU_CAPACITY"] == "true"
+    assert env["SUPERSVG_SCHEDULER_K8S_GPU_NODE_SELECTOR"] == "pool=gpu"
+    assert env["SUPERSVG_SCHEDULER_K8S_CAPACITY_REFRESH_SECONDS"] == "10"
+    assert env["SUPERSVG_SCHEDULER_K8S_KUEUE_QUEUE_NAME"] == "vectorize"
+    assert env["SUPERSVG_SCHEDULER_LEADER_LEASE_SECONDS"] == "20"
+    assert json.loads(env["SUPERSVG_SCHEDULER_K8S_PRIORITY_CLASSES"])["high"] == "svg-urgent"
+    assert r.by_key[("PriorityClass", "svg-urgent")]["value"] == 5000
+    # Reading the GPU nodes: list on nodes, nothing more, bound to the scheduler's account.
+    (role,) = [d for d in r.of_kind("ClusterRole") if d["metadata"]["name"].endswith("-nodes")]
+    assert _rules(role) == {("", "nodes", "list")}
+    (binding,) = r.of_kind("ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-scheduler", "namespace": r.namespace}
+    ]

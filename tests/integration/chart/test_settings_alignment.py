@@ -39,6 +39,13 @@ K8S_SET = {
         "RESOURCES",
         "TOLERATIONS",
         "PRIORITY_CLASS_NAME",
+        "PRIORITY_CLASSES",
+        "MAX_RUNNING_ATTEMPTS",
+        "GPU_CAPACITY",
+        "GPU_RESOURCE",
+        "GPU_NODE_SELECTOR",
+        "CAPACITY_REFRESH_SECONDS",
+        "KUEUE_QUEUE_NAME",
     )
 }
 
@@ -138,6 +145,12 @@ def test_chart_environment_matches_the_settings_class(
         assert storage.s3_access_key and storage.s3_secret_key
     if component == "scheduler":
         assert settings.executor == "kubernetes"
+        assert settings.leader_election == "kubernetes"
+        from supersvg.scheduler.executors.cluster import KubernetesExecutorSettings
+
+        k8s_settings = KubernetesExecutorSettings.from_env()
+        assert k8s_settings.priority_class("high") == "supersvg-high"
+        assert k8s_settings.gpu_resource == "nvidia.com/gpu"
         assert settings.database_url.startswith("postgresql://")
         assert settings.bootstrap_token.startswith("ssvg_")
         assert settings.callback_secret.startswith("whsec_")

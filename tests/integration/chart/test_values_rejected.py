@@ -34,7 +34,8 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"training": {"enabled": True}}, "datasetClaim"),
     ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
     ({"webhooks": {"signingSecret": "not-a-standard-webhooks-secret"}}, "signingSecret"),
-    ({"scheduler": {"replicaCount": 2}}, "replicaCount"),
+    ({"scheduler": {"leaderElection": {"leaseSeconds": 1}}}, "leaseSeconds"),
+    ({"admission": {"priorityClasses": {"preemptionPolicy": "Always"}}}, "preemptionPolicy"),
     ({"vectorizer": {"tolerations": [{"key": "x", "operator": "Maybe"}]}}, "operator"),
     # The former checkpoint path (read by no template) is refused, not silently ignored.
     ({"vectorizer": {"checkpoint": "/models/last.pt"}}, "checkpoint"),

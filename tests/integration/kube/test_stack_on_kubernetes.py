@@ -69,14 +69,7 @@ def test_api_jobs_run_as_vectorizejobs(
     data_dir = tmp_path / "stack"
     artifacts = data_dir / "artifacts"  # the stack's local artifact store
     # What the operator mounts into worker pods: the same storage as the scheduler's.
-    jobs.core.create_namespaced_config_map(
-        "default",
-        {
-            "metadata": {"name": "supersvg-storage"},
-            "data": {"SUPERSVG_STORAGE_BACKEND": "local", "SUPERSVG_STORAGE_ROOT": str(artifacts)},
-        },
-    )
-    jobs.core.create_namespaced_secret("default", {"metadata": {"name": "supersvg-storage"}})
+    jobs.create_local_storage(artifacts)
     env = {
         "SUPERSVG_SCHEDULER_EXECUTOR": "kubernetes",
         "SUPERSVG_SCHEDULER_K8S_NAMESPACE": "default",

@@ -19,18 +19,7 @@ from tools.testing.kube.operator import OperatorRunner
 
 @pytest.fixture
 def kubelet(kube_api: KubeCluster, jobs: Jobs, tmp_path: Path) -> Iterator[Kubelet]:
-    # The storage environment the operator mounts into worker pods (envFrom).
-    jobs.core.create_namespaced_config_map(
-        "default",
-        {
-            "metadata": {"name": "supersvg-storage"},
-            "data": {
-                "SUPERSVG_STORAGE_BACKEND": "local",
-                "SUPERSVG_STORAGE_ROOT": str(tmp_path / "artifacts"),
-            },
-        },
-    )
-    jobs.core.create_namespaced_secret("default", {"metadata": {"name": "supersvg-storage"}})
+    jobs.create_local_storage(tmp_path / "artifacts")
     node = Kubelet(kube_api, tmp_path / "pods").start()
     try:
         yield node

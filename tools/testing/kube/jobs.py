@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -23,6 +24,14 @@ class Jobs:
         self.custom = kubernetes.client.CustomObjectsApi(cluster.api_client)
         self.core = kubernetes.client.CoreV1Api(cluster.api_client)
         self.pods = PodDriver(cluster, namespace)
+
+    def create_local_storage(self, root: Path) -> None:
+        """The storage ConfigMap and Secret the operator mounts into worker pods (envFrom),
+        pointing at a local artifact folder (the test's stand-in for the object store)."""
+        data = {"SUPERSVG_STORAGE_BACKEND": "local", "SUPERSVG_STORAGE_ROOT": str(root)}
+        meta = {"name": "supersvg-storage"}
+        self.core.create_namespaced_config_map(self.namespace, {"metadata": meta, "data": data})
+        self.core.create_namespaced_secret(self.namespace, {"metadata": meta})
 
     def create(self, name: str, **spec: Any) -> dict[str, Any]:
         body = {

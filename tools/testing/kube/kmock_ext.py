@@ -105,6 +105,8 @@ CORE_RESOURCES = (
     ResourceSpec("v1/serviceaccounts", "ServiceAccount", shortnames=("sa",)),
     ResourceSpec("v1/services", "Service", shortnames=("svc",)),
     ResourceSpec("events.k8s.io/v1/events", "Event", shortnames=("ev",)),
+    ResourceSpec("coordination.k8s.io/v1/leases", "Lease"),
+    ResourceSpec("v1/nodes", "Node", namespaced=False, shortnames=("no",)),
 )
 
 # ---------------------------------------------------------------------------- selectors

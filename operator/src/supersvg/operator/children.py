@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 
 from supersvg.api.jobs import worker_env as wenv
-from supersvg.api.jobs.vectorizejob import worker_config_json
+from supersvg.api.jobs.vectorizejob import LABEL_KUEUE_QUEUE, worker_config_json
 from supersvg.common.tls import TlsFiles
 from supersvg.operator.model import (
     ANNOTATION_TRACEPARENT,
@@ -171,6 +171,9 @@ def build_pod(job: Mapping[str, Any], attempt: int, settings: OperatorSettings) 
         LABEL_OWNER_UID: meta["uid"],
         LABEL_ATTEMPT: str(attempt),
     }
+    queue = (meta.get("labels") or {}).get(LABEL_KUEUE_QUEUE)
+    if queue:  # Kueue admits the pod through this LocalQueue
+        labels[LABEL_KUEUE_QUEUE] = queue
     if len(meta["name"]) <= 63:
         labels[LABEL_JOB] = meta["name"]
     annotations = {}

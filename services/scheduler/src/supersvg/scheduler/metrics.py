@@ -33,7 +33,17 @@ class SchedulerMetrics:
         )
         self.running_attempts = Gauge(
             "supersvg_running_attempts",
-            "Worker attempts this scheduler is running",
+            "Worker attempts running (from the database and the executor)",
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "supersvg_scheduler_leader",
+            "1 while this replica is the elected leader (runs dispatch and the other loops)",
+            registry=self.registry,
+        )
+        self.capacity = Gauge(
+            "supersvg_scheduler_capacity",
+            "Most attempts at once (-1: no bound)",
             registry=self.registry,
         )
         self.attempt_seconds = Histogram(

@@ -9,18 +9,30 @@ import signal
 
 from supersvg.api.v1 import scheduler_pb2_grpc as pb_grpc
 from supersvg.common.grpc import create_health_server, create_server
+from supersvg.common.kube import make_api_client, own_namespace
 from supersvg.common.logging import configure_logging
+from supersvg.common.settings import ConfigurationError
 from supersvg.common.storage import StorageSettings, create_store
 from supersvg.common.tracing import configure_tracing
 from supersvg.scheduler.core import Scheduler
 from supersvg.scheduler.executors.base import Executor
+from supersvg.scheduler.executors.cluster import KubernetesExecutorSettings
 from supersvg.scheduler.executors.kubernetes import KubernetesExecutor
 from supersvg.scheduler.executors.local import LocalExecutor
+from supersvg.scheduler.leader import AlwaysLeader, LeaderElection
+from supersvg.scheduler.leader.database import AdvisoryLockElection
+from supersvg.scheduler.leader.kubernetes import LeaseElection
 from supersvg.scheduler.servicer import RequestIdLogFilter, SchedulerServicer
 from supersvg.scheduler.settings import SchedulerSettings
 from supersvg.scheduler.store import open_store
 
-__all__ = ["RunningScheduler", "create_executor", "serve", "start_scheduler"]
+__all__ = [
+    "RunningScheduler",
+    "create_election",
+    "create_executor",
+    "serve",
+    "start_scheduler",
+]
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "supersvg.api.v1.SchedulerService"
@@ -30,6 +42,28 @@ _EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "kubernetes": K
 def create_executor(settings: SchedulerSettings, storage: StorageSettings) -> Executor:
     """The executor ``SUPERSVG_SCHEDULER_EXECUTOR`` names, built once at start."""
     return _EXECUTORS[settings.executor].from_settings(settings, storage)
+
+
+def create_election(settings: SchedulerSettings) -> LeaderElection:
+    """The leader election ``settings.leader_election`` names (``auto``: a Lease with the
+    Kubernetes executor, an advisory lock on PostgreSQL, else none: one replica)."""
+    kind = settings.leader_election
+    postgres = settings.database_url.startswith(("postgresql://", "postgres://"))
+    if kind == "auto":
+        kind = "kubernetes" if settings.executor == "kubernetes" else "off"
+        if kind == "off" and postgres:
+            kind = "database"
+    name, lease = settings.leader_lease_name, settings.leader_lease_seconds
+    if kind == "kubernetes":
+        namespace = KubernetesExecutorSettings.from_env().namespace or own_namespace()
+        return LeaseElection(make_api_client(), namespace, name, lease)
+    if kind == "database":
+        if not postgres:
+            raise ConfigurationError(
+                "SUPERSVG_SCHEDULER_LEADER_ELECTION=database needs a postgresql:// DATABASE_URL"
+            )
+        return AdvisoryLockElection(settings.database_url, name, lease)
+    return AlwaysLeader()
 
 
 class RunningScheduler:
@@ -60,9 +94,13 @@ class RunningScheduler:
 
 
 async def start_scheduler(
-    settings: SchedulerSettings, storage: StorageSettings, executor: Executor | None = None
+    settings: SchedulerSettings,
+    storage: StorageSettings,
+    executor: Executor | None = None,
+    election: LeaderElection | None = None,
 ) -> RunningScheduler:
-    """Open the store (migrating it), bind the gRPC server and start the loops."""
+    """Open the store (migrating it), bind the gRPC server and start the loops (at once
+    with one replica; once elected with several)."""
     store = await open_store(settings.database_url)
     artifacts = create_store(storage)
     server, port, health = create_server(
@@ -77,6 +115,7 @@ async def start_scheduler(
         artifacts,
         executor or create_executor(settings, storage),
         settings.worker_scheduler_addr(port),
+        election=election or create_election(settings),
     )
     pb_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(scheduler), server)
     await scheduler.start()

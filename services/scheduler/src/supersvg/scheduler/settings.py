@@ -71,6 +71,19 @@ class SchedulerSettings(GrpcTlsSettings):
     #: The model's checkpoint sha256 to insist on; empty = the digest its manifest records.
     model_sha256: str = ""
 
+    # Admission and high availability (docs/operations.md, "Several scheduler replicas").
+    #: Most attempts running at once, whatever the executor allows (0: the executor's own
+    #: bound: max_concurrency locally, the K8s executor's capacity settings on a cluster).
+    max_running: int = Field(default=0, ge=0)
+    #: Who runs the background loops: ``auto`` (a Lease with the Kubernetes executor, a
+    #: PostgreSQL advisory lock on PostgreSQL, else this replica alone), ``kubernetes``,
+    #: ``database`` or ``off`` (this replica always leads: one replica only).
+    leader_election: Literal["auto", "kubernetes", "database", "off"] = "auto"
+    #: Name of the Lease (or of the advisory lock) the replicas share.
+    leader_lease_name: str = "supersvg-scheduler"
+    #: A leader silent this long is replaced (seconds); it stops itself after 2/3 of it.
+    leader_lease_seconds: float = Field(default=15.0, ge=1.0)
+
     @field_validator("callback_secret")
     @classmethod
     def _whsec(cls, value: str) -> str:

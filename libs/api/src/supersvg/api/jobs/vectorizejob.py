@@ -25,17 +25,20 @@ __all__ = [
     "LABEL_ATTEMPT",
     "LABEL_JOB",
     "LABEL_JOB_ID",
+    "LABEL_KUEUE_QUEUE",
     "LABEL_MANAGED_BY",
     "LABEL_OWNER_UID",
     "LABEL_TENANT",
     "OPERATOR",
     "PHASES",
     "PLURAL",
+    "PRIORITY_CLASSES",
     "SCHEDULER",
     "TERMINAL_PHASES",
     "VERSION",
     "attempt_manifest",
     "label_value",
+    "priority_class_for",
     "spec_with_defaults",
     "valid_traceparent",
     "vectorizejob_name",
@@ -61,6 +64,16 @@ LABEL_ATTEMPT = "supersvg.io/attempt"
 #: On a scheduler's VectorizeJob: the job id and tenant (as label values).
 LABEL_JOB_ID = "supersvg.io/job-id"
 LABEL_TENANT = "supersvg.io/tenant"
+#: Kueue's pod integration: the LocalQueue a worker pod is admitted through. Set on a
+#: scheduler's VectorizeJob when configured; the operator copies it onto the pod.
+LABEL_KUEUE_QUEUE = "kueue.x-k8s.io/queue-name"
+#: A job's priority -> the PriorityClass of its worker pod (the chart creates these three;
+#: their names can be overridden, and the scheduler is given the mapping).
+PRIORITY_CLASSES = {
+    "low": "supersvg-low",
+    "normal": "supersvg-normal",
+    "high": "supersvg-high",
+}
 #: W3C trace context of the job's trace; becomes the worker's TRACEPARENT.
 ANNOTATION_TRACEPARENT = "supersvg.io/traceparent"
 
@@ -92,6 +105,12 @@ def label_value(text: str) -> str:
     """``text`` made a valid label value (at most 63 characters of ``[A-Za-z0-9_.-]``)."""
     value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[:63]
     return value.strip("-_.")
+
+
+def priority_class_for(priority: str, classes: Mapping[str, str], default: str = "") -> str:
+    """The PriorityClass for a job ``priority`` from a mapping like :data:`PRIORITY_CLASSES`
+    (``default`` when the mapping has none for it; empty: the cluster's default)."""
+    return classes.get(priority if priority in PRIORITIES else "normal") or default
 
 
 def valid_traceparent(value: str | None) -> bool:
@@ -134,12 +153,15 @@ def attempt_manifest(
     scheduler_addr: str = "",
     traceparent: str = "",
     model: ModelRef | None = None,
+    priority_class: str = "",
+    queue_name: str = "",
     extra_spec: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The VectorizeJob of one scheduler attempt: exactly one pod (``backoffLimit: 0``,
     retries are the scheduler's), the worker token from ``token_secret`` (key ``token``),
     the learned ``model`` in ``spec.model`` (none: the analytic coarse stage).
-    ``extra_spec`` adds cluster settings (resources, tolerations, deadlines, ...)."""
+    ``priority_class`` becomes ``spec.priorityClassName`` (the pod's), ``queue_name`` the
+    Kueue queue label; ``extra_spec`` adds cluster settings (resources, tolerations, ...)."""
     spec: dict[str, Any] = {
         "jobId": job_id,
         "tenant": tenant_id[:128],
@@ -157,6 +179,8 @@ def attempt_manifest(
         spec["schedulerAddr"] = scheduler_addr
     if model is not None:
         spec["model"] = model.to_crd()
+    if priority_class:
+        spec["priorityClassName"] = priority_class
     meta: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
@@ -167,6 +191,8 @@ def attempt_manifest(
             LABEL_TENANT: label_value(tenant_id),
         },
     }
+    if queue_name:
+        meta["labels"][LABEL_KUEUE_QUEUE] = queue_name
     if traceparent:
         meta["annotations"] = {ANNOTATION_TRACEPARENT: traceparent}
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta, "spec": spec}

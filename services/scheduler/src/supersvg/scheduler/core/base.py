@@ -47,7 +47,10 @@ class SchedulerBase:
         self.artifacts = artifacts
         self.executor = executor
         self.worker_addr = worker_addr
-        self._active: dict[str, int] = {}
+        #: Attempts this leader asked its executor to stop (job id, attempt).
+        self._stops: set[tuple[str, int]] = set()
+        #: True while this replica runs the background loops (see ``leader``).
+        self.leading = False
         self._wake = asyncio.Event()
         self._cb_wake = asyncio.Event()
         self._dispatch_lock = asyncio.Lock()

@@ -87,17 +87,16 @@ class Dispatch(Callbacks):
         return True
 
     async def _recover(self) -> None:
-        """Resume after a restart: adopt live attempts, requeue the rest."""
+        """Resume after a restart or a change of leader: adopt live attempts, requeue the
+        rest. Attempts this replica's executor still runs (it led before) are kept."""
+        own = self.executor.live_attempts()
         for rec in await self.store.jobs_in_states(("running", "cancelling")):
+            if rec.job_id in own:
+                continue
             if await self.executor.adopt(self._spec(rec, rec.traceparent)):
-                self._active[rec.job_id] = rec.attempts
                 log.info("attempt adopted", extra={"job_id": rec.job_id})
                 if rec.state == "cancelling":  # the stop was asked before the restart
-                    self._spawn(
-                        self.executor.cancel(
-                            rec.job_id, rec.attempts, self.settings.cancel_grace_seconds
-                        )
-                    )
+                    self._stop_attempt(rec.job_id, rec.attempts)
                 continue
             if rec.state == "cancelling":
                 await self._finish(rec, "cancelled", ("cancelling",))
@@ -125,16 +124,43 @@ class Dispatch(Callbacks):
             model=self.settings.model_ref(),
         )
 
+    def capacity(self) -> int | None:
+        """Most attempts at once: the executor's bound and ``max_running``, the smaller."""
+        bounds = [self.executor.capacity, self.settings.max_running or None]
+        known = [b for b in bounds if b is not None]
+        return min(known) if known else None
+
+    async def running_attempts(self) -> int:
+        """Attempts holding capacity: jobs the database says run (whichever replica started
+        them) and this leader's attempts whose worker has not exited yet (a worker reports
+        its result a moment before its process or pod ends)."""
+        running = await self.store.jobs_in_states(("running", "cancelling"))
+        return len({rec.job_id for rec in running} | self.executor.live_attempts())
+
+    def _stop_attempt(self, job_id: str, attempt: int) -> None:
+        if (job_id, attempt) not in self._stops:
+            self._stops.add((job_id, attempt))
+            self._spawn(self.executor.cancel(job_id, attempt, self.settings.cancel_grace_seconds))
+
+    async def _sweep_cancels(self) -> None:
+        """Stop attempts whose cancel another replica accepted (only the leader's executor
+        watches attempts)."""
+        cancelling = await self.store.jobs_in_states(("cancelling",))
+        for rec in cancelling:
+            self._stop_attempt(rec.job_id, rec.attempts)
+        live = {(rec.job_id, rec.attempts) for rec in cancelling}
+        self._stops.intersection_update(live)
+
     async def _dispatch(self) -> None:
         async with self._dispatch_lock:
+            await self._sweep_cancels()
             while not self._stopping:
-                cap = self.executor.capacity
-                if cap is not None and len(self._active) >= cap:
+                cap = self.capacity()
+                if cap is not None and await self.running_attempts() >= cap:
                     return
                 rec = await self.store.claim_next(secrets.token_urlsafe(24), time.time())
                 if rec is None:
                     return
-                self._active[rec.job_id] = rec.attempts
                 self._notify(rec)
                 ctx = extract_context({"traceparent": rec.traceparent} if rec.traceparent else {})
                 with tracer.start_as_current_span(
@@ -147,7 +173,6 @@ class Dispatch(Callbacks):
                         await self.executor.launch(spec)
                     except Exception as exc:
                         log.exception("launch failed", extra={"job_id": rec.job_id})
-                        self._active.pop(rec.job_id, None)
                         await self._attempt_failed(rec, f"could not start the worker: {exc}")
                 log.info("job dispatched", extra={"job_id": rec.job_id, "attempt": rec.attempts})
 
@@ -163,8 +188,6 @@ class Dispatch(Callbacks):
             self._notify(upd)
 
     async def _on_outcome(self, outcome: ExecutionOutcome) -> None:
-        if self._active.get(outcome.job_id) == outcome.attempt:
-            del self._active[outcome.job_id]
         self._wake.set()
         # The executor reports an outcome once: losing it to a dropped database connection
         # would leave the job 'running' with no worker until the next restart. Every step

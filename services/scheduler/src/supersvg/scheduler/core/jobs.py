@@ -177,9 +177,8 @@ class Jobs(Dispatch):
             if upd is not None:
                 self._notify(upd)
                 log.info("cancel requested", extra={"job_id": job_id})
-                self._spawn(
-                    self.executor.cancel(job_id, upd.attempts, self.settings.cancel_grace_seconds)
-                )
+                if self.leading:  # else the leader's cancel sweep stops the attempt
+                    self._stop_attempt(job_id, upd.attempts)
                 return upd
             rec = await self.get(tenant_id, job_id)
         if rec.state in ("cancelling", "cancelled"):

@@ -18,7 +18,8 @@ Rules every implementation follows:
   else a retryable failure; ``exit_code=None`` when the worker vanished without one, e.g.
   a deleted pod). The handler is a coroutine and is awaited on the scheduler's loop.
 - ``capacity`` bounds how many attempts run at once; the scheduler never launches more
-  than ``capacity - len(active)`` (``None`` means no bound: the cluster queues the rest).
+  than ``capacity`` minus the attempts running (``None`` means no bound). Running attempts
+  are counted from the database plus ``live_attempts()`` (started, outcome not reported).
 - ``cancel`` asks the worker to stop: the scheduler has already told the worker through
   ``ReportProgressResponse.cancel_requested``; the executor waits ``grace_s`` seconds for
   it to exit on its own, then terminates it (SIGTERM / pod deletion), then kills it
@@ -149,6 +150,11 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def capacity(self) -> int | None:
         """Most attempts this executor runs at once; None for no bound."""
+
+    def live_attempts(self) -> set[str]:
+        """Job ids of attempts this executor started or adopted whose outcome it has not
+        reported yet (they still hold capacity)."""
+        return set()
 
     @abc.abstractmethod
     async def start(self) -> None:

@@ -15,8 +15,9 @@ grace period the VectorizeJob is deleted (its pod goes with it).
 
 Configuration (environment, prefix ``SUPERSVG_SCHEDULER_K8S_``): ``NAMESPACE``,
 ``TTL_SECONDS_AFTER_FINISHED``, ``ACTIVE_DEADLINE_SECONDS``, ``WATCH_TIMEOUT_SECONDS``,
-``RESOURCES``, ``TOLERATIONS`` (JSON), ``PRIORITY_CLASS_NAME``;
-credentials in-cluster, else ``$KUBECONFIG``.
+``RESOURCES``, ``TOLERATIONS`` (JSON), ``PRIORITY_CLASS_NAME``, ``PRIORITY_CLASSES`` and the
+admission settings of :mod:`.cluster` (capacity, Kueue); credentials in-cluster, else
+``$KUBECONFIG``. With a capacity, the GPU count is read at start and then periodically.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from typing import Any
 import kubernetes
 from kubernetes.client.rest import ApiException
 from kubernetes.watch.watch import iter_resp_lines
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from supersvg.api.jobs import ExitCode
 from supersvg.api.jobs.vectorizejob import (
@@ -51,9 +50,9 @@ from supersvg.api.jobs.vectorizejob import (
 )
 from supersvg.common.backoff import Backoff
 from supersvg.common.kube import VectorizeJobs, make_api_client, own_namespace
-from supersvg.common.settings import ComponentSettings
 from supersvg.common.storage import StorageSettings
 from supersvg.scheduler.executors.base import ExecutionOutcome, Executor, WorkSpec
+from supersvg.scheduler.executors.cluster import GpuNodes, KubernetesExecutorSettings
 
 __all__ = ["KubernetesExecutor", "KubernetesExecutorSettings", "vectorizejob_name"]
 
@@ -66,30 +65,6 @@ _WATCH_BACKOFF = Backoff(0.2, 10.0)
 #: created under it are still adopted after an upgrade.
 _LEGACY_LABEL_ATTEMPT = "supersvg.io/job-attempt"
 Key = tuple[str, int]  # (job id, attempt)
-
-
-class KubernetesExecutorSettings(ComponentSettings):
-    """The Kubernetes executor's own settings (``SUPERSVG_SCHEDULER_K8S_*``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="SUPERSVG_SCHEDULER_K8S_", extra="ignore", frozen=True
-    )
-
-    #: Namespace for VectorizeJobs; empty: the scheduler pod's own namespace (or "default").
-    namespace: str = ""
-    #: Finished VectorizeJobs (and their pods, logs) are deleted after this long.
-    ttl_seconds_after_finished: int = Field(default=3600, ge=0)
-    #: Per attempt; 0 = no deadline.
-    active_deadline_seconds: int = Field(default=0, ge=0)
-    #: Each watch request ends after this long and is resumed (bounds stale connections).
-    watch_timeout_seconds: int = Field(default=300, gt=0)
-    #: Container resources of each worker pod (JSON: requests/limits); empty = the CRD
-    #: default (one nvidia.com/gpu). CPU-only clusters set it without a GPU.
-    resources: dict[str, dict[str, str]] = Field(default_factory=dict)
-    #: Tolerations of each worker pod (JSON list), e.g. for tainted GPU nodes.
-    tolerations: list[dict[str, Any]] = Field(default_factory=list)
-    #: PriorityClass of each worker pod; empty = the cluster default.
-    priority_class_name: str = ""
 
 
 class _Gone(Exception):
@@ -147,6 +122,7 @@ class KubernetesExecutor(Executor):
         self._response: Any = None  # the open watch response (closed to stop at once)
         self._list_started = 0.0
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._gpu_attempts: int | None = None  # from the nodes, when gpu_capacity is on
         self.resumes = 0  # watches resumed from a resourceVersion (for tests and logs)
         self.relists = 0  # full relists after 410 Gone
 
@@ -157,7 +133,26 @@ class KubernetesExecutor(Executor):
 
     @property
     def capacity(self) -> int | None:
-        return None  # the cluster queues pods
+        bounds = [self.settings.max_running_attempts or None]
+        if self.settings.gpu_capacity and self.settings.gpus_per_attempt():
+            # Until the nodes were read once, nothing is admitted.
+            bounds.append(self._gpu_attempts or 0)
+        known = [b for b in bounds if b is not None]
+        return min(known) if known else None
+
+    def live_attempts(self) -> set[str]:
+        return {job_id for job_id, _ in self._tracked}
+
+    def refresh_capacity(self) -> None:
+        """Read the GPU nodes again (blocking; the watch thread calls it periodically)."""
+        try:
+            value = GpuNodes(self.api_client, self.settings).attempts()
+        except Exception as exc:  # keep the last value; the API may be back next time
+            log.warning("could not read the GPU nodes: %s", exc)
+            return
+        if value != self._gpu_attempts:
+            log.info("capacity from GPU nodes", extra={"attempts": value})
+        self._gpu_attempts = value
 
     # ------------------------------------------------------------------ clients
 
@@ -180,6 +175,13 @@ class KubernetesExecutor(Executor):
         await asyncio.to_thread(lambda: self.api_client)  # reads the kubeconfig
         self._thread = threading.Thread(target=self._watch_forever, name="vj-watch", daemon=True)
         self._thread.start()
+        if self.settings.gpu_capacity:
+            await asyncio.to_thread(self.refresh_capacity)
+            threading.Thread(target=self._refresh_forever, name="gpu-capacity", daemon=True).start()
+
+    def _refresh_forever(self) -> None:
+        while not self._stop.wait(self.settings.capacity_refresh_seconds):
+            self.refresh_capacity()
 
     async def stop(self) -> None:
         # VectorizeJobs keep running: the next scheduler adopts them.
@@ -209,8 +211,6 @@ class KubernetesExecutor(Executor):
             cluster["resources"] = {k: dict(v) for k, v in self.settings.resources.items()}
         if self.settings.tolerations:
             cluster["tolerations"] = [dict(t) for t in self.settings.tolerations]
-        if self.settings.priority_class_name:
-            cluster["priorityClassName"] = self.settings.priority_class_name
         return attempt_manifest(
             name=name,
             namespace=self.namespace,
@@ -226,6 +226,8 @@ class KubernetesExecutor(Executor):
             scheduler_addr=spec.scheduler_addr,
             traceparent=spec.traceparent,
             model=spec.model,
+            priority_class=self.settings.priority_class(spec.priority),
+            queue_name=self.settings.kueue_queue_name,
             extra_spec=cluster,
         )
 

@@ -55,6 +55,9 @@ class LocalExecutor(Executor):
     def capacity(self) -> int | None:
         return self.concurrency
 
+    def live_attempts(self) -> set[str]:
+        return {job_id for job_id, _ in self._procs}
+
     async def start(self) -> None:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
