@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from pydiffvg.kinks import turn_sides
 from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments
 
 __all__ = ["STACK_WORKSPACE_BYTES", "fill_stack"]
@@ -80,11 +81,10 @@ def fill_stack(
     cols, rows = x1 - x0 + 1, y1 - y0 + 1
     stride = cols + 1  # a spare column takes the deposits right of the box
     num_groups = even_odd.shape[0]
-    g, cx, cy, dy, xm = box_fragments(a, b, group, box=box, width=width, height=height)
-    with torch.no_grad():
-        ok = torch.nonzero(cx <= x1).squeeze(1)  # right of the box: no cell changes
-        cell = (cx[ok] - x0).clamp(min=-1)
-    frag = _Fragments(col=g[ok], row=cy[ok] - y0, cell=cell, dy=dy[ok], xm=xm[ok])
+    f = box_fragments(a, b, group, box=box, width=width, height=height)
+    f = f.take(torch.nonzero(f.cx <= x1).squeeze(1))  # right of the box: no cell changes
+    cell = (f.cx - x0).clamp(min=-1)
+    frag = _Fragments(col=f.g, row=f.cy - y0, cell=cell, dy=f.dy, xm=f.xm, turn=f.turn)
     edge_cov, plan = _plan(frag, even_odd, rows=rows, cols=cols, layers=num_groups)
     top_first = torch.arange(num_groups - 1, -1, -1, device=dev)
     rgba = colors[top_first]
@@ -112,6 +112,7 @@ class _Fragments:
     cell: torch.Tensor
     dy: torch.Tensor
     xm: torch.Tensor
+    turn: torch.Tensor  # see pydiffvg.kinks.Fragments
 
 
 def _plan(
@@ -132,10 +133,20 @@ def _plan(
             seg, return_inverse=True, return_counts=True
         )
         seg_first = torch.cumsum(seg_counts, 0) - seg_counts
-    full = frag.dy.new_zeros(ukey.shape[0]).index_add(0, inv, frag.dy)
-    own = frag.dy.new_zeros(ukey.shape[0]).index_add(0, inv, frag.dy * (1 - frag.xm))
-    before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
-    acc = (before - before[seg_first][seg_inv]).to(dt) + own
+
+    def row_sums(full: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
+        return (before - before[seg_first][seg_inv]).to(dt) + own
+
+    def per_cell(x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(ukey.shape[0]).index_add(0, inv, x)
+
+    acc = row_sums(per_cell(frag.dy), per_cell(frag.dy * (1 - frag.xm)))
+    side = None
+    if frag.dy.requires_grad:
+        with torch.no_grad():
+            turn = frag.turn.to(dt)
+            side = turn_sides(row_sums(per_cell(turn.sum(1)), per_cell(turn[:, 0])))
     with torch.no_grad():
         ucell = ukey % (cols + 2) - 1
         is_edge = torch.nonzero(ucell >= 0).squeeze(1)
@@ -144,7 +155,7 @@ def _plan(
         eflat = ((urow * stride + ucell) * layers + ucol)[is_edge]
         eflat, eperm = torch.sort(eflat)
         eidx = is_edge[eperm]
-    edge_cov = apply_rule(acc[eidx], eo_top[ucol[eidx]])
+    edge_cov = apply_rule(acc[eidx], eo_top[ucol[eidx]], None if side is None else side[eidx])
 
     with torch.no_grad():
         inside = frag.cell >= 0

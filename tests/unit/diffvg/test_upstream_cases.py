@@ -296,11 +296,6 @@ def test_upstream_case_converges(name: str) -> None:
     assert last * 10 <= first, f"{name}: loss {first:.4g} -> {last:.4g}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a fill edge lying exactly on a pixel-grid line gets a zero gradient "
-    "(raster.py attributes its derivative to the outside pixel, where |area| has a kink)",
-)
 def test_rect_on_pixel_grid_lines_has_gradients() -> None:
     lo = torch.tensor([8.0, 4.0], requires_grad=True)
     hi = torch.tensor([20.0, 12.0], requires_grad=True)
