@@ -135,19 +135,3 @@ def test_gradcheck_on_grid_lines(engine_in_use: str, even_odd: bool) -> None:
 
     # eps above the 1e-6 coverage cut-off (see above).
     assert torch.autograd.gradcheck(fn, params, eps=1e-4, atol=1e-3, rtol=1e-2)
-
-
-@pytest.mark.parametrize("even_odd", [False, True])
-def test_rect_sides_on_grid_lines_each_get_the_area_they_sweep(even_odd: bool) -> None:
-    # Alone on the canvas (the sparse engine): each side moved by one pixel sweeps its
-    # length in area, from either side of the line.
-    lo = _t(8.0, 4.0).requires_grad_(True)
-    hi = _t(20.0, 12.0).requires_grad_(True)
-    group = pydiffvg.ShapeGroup(
-        torch.tensor([0]), _t(0.2, 0.8, 0.2, 1.0), use_even_odd_rule=even_odd
-    )
-    img = pydiffvg.render([pydiffvg.Rect(lo, hi)], [group], width=32, height=32)
-    img[..., 3].sum().backward()
-    assert lo.grad is not None and hi.grad is not None
-    assert torch.allclose(lo.grad, _t(-8.0, -12.0))
-    assert torch.allclose(hi.grad, _t(8.0, 12.0))

@@ -239,6 +239,13 @@ CASES: dict[str, tuple[Callable[[Params], Scene], Params, Params, int, bool]] = 
         100,
         False,
     ),
+    "rect_from_grid_lines": (  # as single_rect.py: the start has integer corners
+        _rect,
+        {"lo": _t(0.21, 0.23), "hi": _t(0.68, 0.71), "color": _GREEN},
+        {"lo": _t(10 / 32, 4 / 32), "hi": _t(17 / 32, 13 / 32), "color": _PURPLE},
+        100,
+        False,
+    ),
     "gradient": (
         _gradient,
         {
