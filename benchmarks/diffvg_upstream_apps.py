@@ -135,13 +135,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", type=Path, help="a DiffVG checkout (has apps/)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--only", nargs="*", help="program stems to run (default: all)")
+    parser.add_argument(
+        "--only", nargs="*", help="program stems to run, in this order (default: all)"
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per program")
     parser.add_argument("--commit", help="DiffVG commit to record (default: the checkout's)")
     args = parser.parse_args()
     apps = find_apps(args.checkout)
-    if args.only:
-        apps = [a for a in apps if a.stem in set(args.only)]
+    if args.only:  # in the order given, so a long run can put what matters first
+        by_stem = {a.stem: a for a in apps}
+        apps = [by_stem[s] for s in args.only if s in by_stem]
     meta: dict[str, Any] = {
         "diffvg_commit": args.commit or _commit(args.checkout),
         "machine": f"{platform.machine()} x{os.cpu_count()} CPUs, {platform.platform()}",

@@ -478,8 +478,9 @@ def _dense_box(
         return None
     paints = torch.tensor(has_fill, dtype=box.dtype) + torch.tensor(has_stroke, dtype=box.dtype)
     area = float(((hi_x - lo_x + 1) * (hi_y - lo_y + 1) * paints)[ok].sum())
-    x0 = int(torch.floor(lo_x[ok].min()))
-    y0 = int(torch.floor(lo_y[ok].min()))
+    # An outline on the grid line x = k (y = k) also reaches cell k - 1 (pydiffvg.kinks).
+    x0 = max(int(torch.ceil(lo_x[ok].min())) - 1, 0)
+    y0 = max(int(torch.ceil(lo_y[ok].min())) - 1, 0)
     x1 = min(int(torch.floor(hi_x[ok].max())), width - 1)
     y1 = min(int(torch.floor(hi_y[ok].max())), height - 1)
     layers = ng * (2 if any(has_stroke) else 1)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pydiffvg.kinks import Fragments, on_grid_lines, one_sided_rule, turn_sides
+
 __all__ = [
     "OPAQUE_EPS",
     "Entries",
@@ -82,8 +84,9 @@ def _pixel_box(box: torch.Tensor, width: int, height: int) -> tuple[torch.Tensor
     """Integer pixel ranges (x0, y0, x1, y1 inclusive) and visibility for boxes [G, 4]."""
     visible = (box[:, 2] > 0) & (box[:, 0] < width) & (box[:, 3] > 0) & (box[:, 1] < height)
     fin = torch.where(torch.isfinite(box), box, torch.zeros_like(box))
-    x0 = torch.floor(fin[:, 0]).clamp(0, width - 1).long()
-    y0 = torch.floor(fin[:, 1]).clamp(0, height - 1).long()
+    # An outline on the grid line x = k (y = k) also reaches cell k - 1 (pydiffvg.kinks).
+    x0 = (torch.ceil(fin[:, 0]) - 1).clamp(0, width - 1).long()
+    y0 = (torch.ceil(fin[:, 1]) - 1).clamp(0, height - 1).long()
     x1 = torch.floor(fin[:, 2]).clamp(0, width - 1).long()
     y1 = torch.floor(fin[:, 3]).clamp(0, height - 1).long()
     return x0, y0, x1, y1, visible
@@ -127,19 +130,20 @@ def fill_entries(
         ay, by_ = a[:, 1], b[:, 1]
         keep = (
             visible[group]
-            & (ay != by_)
+            & ((ay != by_) | a.requires_grad)  # level pieces carry y gradients
             & (torch.maximum(ay, by_) > 0)
             & (torch.minimum(ay, by_) < height)
             & (torch.minimum(a[:, 0], b[:, 0]) < width)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    g, cx, cy, dyf, xm = fragments(a[kidx], b[kidx], group[kidx], width, height)
+    f = fragments(a[kidx], b[kidx], group[kidx], width, height)
+    g = f.g
     with torch.no_grad():
-        base = off[g] + (cy - by0[g]) * stride[g]
-        col0 = torch.minimum((cx - bx0[g]).clamp(min=0), bw[g])
-        col1 = torch.minimum((cx + 1 - bx0[g]).clamp(min=0), bw[g])
-    buf = a.new_zeros(total)
-    buf = buf.index_add(0, base + col0, dyf * (1 - xm)).index_add(0, base + col1, dyf * xm)
+        base = off[g] + (f.cy - by0[g]) * stride[g]
+        col0 = torch.minimum((f.cx - bx0[g]).clamp(min=0), bw[g])
+        col1 = torch.minimum((f.cx + 1 - bx0[g]).clamp(min=0), bw[g])
+        at = torch.cat([base + col0, base + col1])
+    buf = a.new_zeros(total).index_add(0, at, torch.cat([f.dy * (1 - f.xm), f.dy * f.xm]))
 
     with torch.no_grad():
         rows_per_group = torch.where(visible, bh, torch.zeros_like(bh))
@@ -150,12 +154,23 @@ def fill_entries(
         col = torch.arange(total, device=dev) - row_start[elem_row]
         eg = row_group[elem_row]
         inside = col < bw[eg]
-    cs = torch.cumsum(buf, 0)
-    prev = torch.where(row_start > 0, cs[(row_start - 1).clamp(min=0)], torch.zeros_like(cs[:1]))
-    acc = cs - prev[elem_row]
-    cov = apply_rule(acc, even_odd[eg])
+
+    def row_sums(x: torch.Tensor) -> torch.Tensor:
+        cs = torch.cumsum(x, 0)
+        prev = torch.where(row_start > 0, cs[(row_start - 1).clamp(min=0)], cs.new_zeros(1))
+        return cs - prev[elem_row]
+
+    acc = row_sums(buf)
+    side = None
+    if f.dy.requires_grad:
+        turn = a.new_zeros(total).index_add(0, at, f.turn.T.reshape(-1).to(a.dtype))
+        side = turn_sides(row_sums(turn))
+    cov = apply_rule(acc, even_odd[eg], side)
     with torch.no_grad():
-        nz = torch.nonzero(inside & (cov.detach() > 1e-6)).squeeze(1)
+        keep_cell = cov.detach() > 1e-6
+        if side is not None:  # an empty cell beside an edge on a grid line has a gradient
+            keep_cell |= side != 0
+        nz = torch.nonzero(inside & keep_cell).squeeze(1)
         erow = elem_row[nz]
         pixel = (by0[eg[nz]] + row_local[erow]) * width + bx0[eg[nz]] + col[nz]
         layer = layer_of_group[eg[nz]]
@@ -164,12 +179,14 @@ def fill_entries(
 
 def fragments(
     a: torch.Tensor, b: torch.Tensor, pg: torch.Tensor, width: int, height: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> Fragments:
     """Split pieces at pixel-grid lines (clipped to the canvas, deltas left of it folded
     into column 0, right of it into column ``width``).
 
     Returns per fragment: group, cell column, cell row, signed height ``dy`` and mean
-    horizontal position ``xm`` inside the cell (``dy``/``xm`` carry the gradient).
+    horizontal position ``xm`` inside the cell (``dy``/``xm`` carry the gradient), and,
+    when gradients are needed, the extra fragments and ``turn`` deposits of
+    :func:`pydiffvg.kinks.on_grid_lines` for outlines lying on grid lines.
     """
     dev, dt = a.device, a.dtype
     d = b - a
@@ -200,7 +217,11 @@ def fragments(
         key = owner.to(torch.float64) * 2.0 + t.detach().to(torch.float64).clamp(0, 1)
         perm = torch.argsort(key)
     t = t[perm]
-    q = ao[perm] + t[:, None] * do[perm]
+    with torch.no_grad():  # only slanted pieces can cross both lines at one point
+        slanted = (do[:, 0] != 0) & (do[:, 1] != 0)
+    q = _snap_corners(
+        ao[perm] + t[:, None] * do[perm], (is_x & slanted)[perm], (is_y & slanted)[perm]
+    )
     with torch.no_grad():
         same = owner[:-1] == owner[1:]  # owner is non-decreasing, so perm keeps it
         sidx = torch.nonzero(same).squeeze(1)
@@ -210,17 +231,42 @@ def fragments(
     q0 = torch.minimum(q0.clamp(min=0), box_hi)
     q1 = torch.minimum(q1.clamp(min=0), box_hi)
     dyf = q1[:, 1] - q0[:, 1]
+    grad = dyf.requires_grad
     with torch.no_grad():
         mid = 0.5 * (q0 + q1)
         cx = torch.floor(mid[:, 0]).long()
         cy = torch.floor(mid[:, 1]).long()
-        row_ok = (cy >= 0) & (cy < height) & (dyf.detach() != 0)
+        # Level fragments add no area but, with gradients, carry their end points' y.
+        row_ok = (cy >= 0) & (cy < height) & ((dyf.detach() != 0) | grad)
         oidx = torch.nonzero(row_ok).squeeze(1)
+        first_at = (torch.cumsum(counts, 0) - counts)[owner[sidx[oidx]]]
+        ends = (sidx[oidx] == first_at, sidx[oidx] + 1 == first_at + counts[owner[sidx[oidx]]] - 1)
         g = pg[owner[sidx[oidx]]]
         cx = cx[oidx]
         cy = cy[oidx]
     xm = 0.5 * (q0[oidx, 0] + q1[oidx, 0]) - cx.to(dt)
-    return g, cx, cy, dyf[oidx], xm
+    frags = Fragments(g, cx, cy, dyf[oidx], xm, dyf.new_zeros(oidx.shape[0], 2))
+    if grad:
+        frags = on_grid_lines(frags, q0[oidx], q1[oidx], ends, height)
+    return frags
+
+
+def _snap_corners(q: torch.Tensor, is_x: torch.Tensor, is_y: torch.Tensor) -> torch.Tensor:
+    """A piece through a grid corner crosses both lines at one point; computed twice,
+    the two crossings differ by rounding and the zero-length fragment between them lands
+    in either row, its derivative with it (a whole row's gradient came out wrong). The
+    corner is used as a fixed point instead."""
+    with torch.no_grad():
+        near = torch.round(q)
+        tol = 64 * torch.finfo(q.dtype).eps * q.abs().clamp(min=1)
+        on = (q - near).abs() <= tol
+        snap_y = is_x & on[:, 1]
+        snap_x = is_y & on[:, 0]
+    if not bool(snap_x.any() or snap_y.any()):
+        return q
+    return torch.stack(
+        [torch.where(snap_x, near[:, 0], q[:, 0]), torch.where(snap_y, near[:, 1], q[:, 1])], 1
+    )
 
 
 def box_fragments(
@@ -231,29 +277,41 @@ def box_fragments(
     box: tuple[int, int, int, int],
     width: int,
     height: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> Fragments:
     """:func:`fragments` of the pieces that can reach the pixel box ``(x0, y0, x1, y1)``,
     keeping those in the box's rows (fragments left of it still carry their height)."""
     _, y0, x1, y1 = box
     with torch.no_grad():
         ay, by_ = a[:, 1], b[:, 1]
         keep = (
-            (ay != by_)
+            ((ay != by_) | a.requires_grad)  # level pieces carry y gradients
             & (torch.maximum(ay, by_) > y0)
             & (torch.minimum(ay, by_) < y1 + 1)
             & (torch.minimum(a[:, 0], b[:, 0]) < x1 + 1)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    g, cx, cy, dy, xm = fragments(a[kidx], b[kidx], group[kidx], width, height)
+    f = fragments(a[kidx], b[kidx], group[kidx], width, height)
     with torch.no_grad():
-        ok = torch.nonzero((cy >= y0) & (cy <= y1)).squeeze(1)
-    return g[ok], cx[ok], cy[ok], dy[ok], xm[ok]
+        ok = torch.nonzero((f.cy >= y0) & (f.cy <= y1)).squeeze(1)
+    return f.take(ok)
 
 
-def apply_rule(acc: torch.Tensor, even_odd: torch.Tensor) -> torch.Tensor:
-    """Signed winding area -> coverage (non-zero: clamp |a| to 1; even-odd: fold mod 2)."""
+def apply_rule(
+    acc: torch.Tensor, even_odd: torch.Tensor, side: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Signed winding area -> coverage (non-zero: clamp |a| to 1; even-odd: fold mod 2).
+
+    ``side`` (:func:`pydiffvg.kinks.turn_sides`) marks cells beside an outline on a grid
+    line, whose area may sit exactly on a kink of the rule: there the slope is the one on
+    the side the area moves to when the outline moves into the cell."""
     mag = acc.abs()
-    return torch.where(even_odd, 1 - (torch.remainder(mag, 2.0) - 1).abs(), mag.clamp(max=1.0))
+    # Written so that at |a| = 1 both rules take the slope from below (inside a shape whose
+    # edge lies on a grid line the area is exactly 1; torch's abs would give 0 there).
+    folded = torch.remainder(mag, 2.0)
+    cov = torch.where(even_odd, torch.where(folded <= 1, folded, 2 - folded), mag.clamp(max=1.0))
+    if side is None or not acc.requires_grad:
+        return cov
+    return one_sided_rule(acc, cov, even_odd, side)
 
 
 def fill_dense(
@@ -273,17 +331,32 @@ def fill_dense(
     rows = y1 - y0 + 1
     num_groups = even_odd.shape[0]
     buf = a.new_zeros(num_groups * rows * (cols + 1))
+    side = None
+
+    def row_sums(x: torch.Tensor) -> torch.Tensor:
+        return torch.cumsum(x.view(num_groups, rows, cols + 1), dim=2)[:, :, :cols].reshape(
+            num_groups, rows * cols
+        )
+
     if a.shape[0]:
-        g, cx, cy, dyf, xm = box_fragments(a, b, group, box=box, width=width, height=height)
+        f = box_fragments(a, b, group, box=box, width=width, height=height)
         with torch.no_grad():
-            base = (g * rows + (cy - y0)) * (cols + 1)
-            col0 = (cx - x0).clamp(0, cols)
-            col1 = (cx + 1 - x0).clamp(0, cols)
-        buf = buf.index_add(0, base + col0, dyf * (1 - xm)).index_add(0, base + col1, dyf * xm)
-    acc = torch.cumsum(buf.view(num_groups, rows, cols + 1), dim=2)[:, :, :cols]
-    cov = apply_rule(acc.reshape(num_groups, rows * cols), even_odd[:, None])
-    # Rounding leaves ~1e-8 residues outside shapes; drop them as the sparse path does.
-    return cov * (cov.detach() > 1e-6)
+            base = (f.g * rows + (f.cy - y0)) * (cols + 1)
+            at = torch.cat(
+                [base + (f.cx - x0).clamp(0, cols), base + (f.cx + 1 - x0).clamp(0, cols)]
+            )
+        buf = buf.index_add(0, at, torch.cat([f.dy * (1 - f.xm), f.dy * f.xm]))
+        if f.dy.requires_grad:
+            turn = buf.new_zeros(buf.shape).index_add(0, at, f.turn.T.reshape(-1).to(buf.dtype))
+            side = turn_sides(row_sums(turn))
+    acc = row_sums(buf)
+    cov = apply_rule(acc, even_odd[:, None], side)
+    # Rounding leaves ~1e-8 residues outside shapes; drop them as the sparse path does
+    # (an empty cell beside an edge on a grid line keeps its gradient).
+    keep = cov.detach() > 1e-6
+    if side is not None:
+        keep |= side != 0
+    return cov * keep
 
 
 def stroke_entries(

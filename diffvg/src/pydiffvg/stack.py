@@ -24,6 +24,7 @@ import math
 
 import torch
 
+from pydiffvg.kinks import turn_sides
 from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments, ragged_arange
 
 __all__ = ["DEPTH_CUT", "TILE", "fill_stack"]
@@ -62,13 +63,14 @@ def fill_stack(
     dev, dt = a.device, a.dtype
     x0, y0, x1, y1 = box
     grid = _Grid(rows=y1 - y0 + 1, cols=x1 - x0 + 1, layers=even_odd.shape[0], tile=TILE)
-    g, cx, cy, dy, xm = box_fragments(a, b, group, box=box, width=width, height=height)
+    f = box_fragments(a, b, group, box=box, width=width, height=height)
+    f = f.take(torch.nonzero(f.cx <= x1).squeeze(1))  # right of the box: no cell changes
     with torch.no_grad():
-        ok = torch.nonzero(cx <= x1).squeeze(1)  # right of the box: no cell changes
-        cell = (cx[ok] - x0).clamp(min=-1)
-        layer, row = g[ok], cy[ok] - y0
-    dy, xm = dy[ok], xm[ok]
-    edges, winding = _edge_cells((layer, row, cell, dy, xm), even_odd=even_odd, grid=grid)
+        cell = (f.cx - x0).clamp(min=-1)
+        layer, row = f.g, f.cy - y0
+    edges, winding = _edge_cells(
+        (layer, row, cell, f.dy, f.xm, f.turn), even_odd=even_odd, grid=grid
+    )
     with torch.no_grad():
         hp = _horizontal_tiles(a, b, group, box, grid)
         pairs = _pairs(
@@ -169,7 +171,7 @@ def _edge_cells(
 ) -> tuple[_EdgeCells, _Winding]:
     """Coverage of a cell = full heights of its row's fragments left of it plus the part
     of its own fragments left of their mean position (a segmented prefix sum)."""
-    layer, row, cell, dy, xm = frag
+    layer, row, cell, dy, xm, turn = frag
     span = grid.cols + 2
     with torch.no_grad():
         key = (layer * grid.rows + row) * span + (cell + 1)
@@ -179,20 +181,32 @@ def _edge_cells(
             seg, return_inverse=True, return_counts=True
         )
         seg_first = torch.cumsum(seg_counts, 0) - seg_counts
-    full = dy.new_zeros(ukey.shape[0]).index_add(0, inv, dy)
-    own = dy.new_zeros(ukey.shape[0]).index_add(0, inv, dy * (1 - xm))
+
+    def per_cell(x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros(ukey.shape[0]).index_add(0, inv, x)
+
+    def row_sums(full: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
+        return (before - before[seg_first][seg_inv]).to(full.dtype) + own
+
+    full = per_cell(dy)
+    own = per_cell(dy * (1 - xm))
     with torch.no_grad():
         winding = _Winding(ukey, full.detach(), own.detach(), grid)
         ucell = ukey % span - 1
         is_edge = torch.nonzero(ucell >= 0).squeeze(1)
         ulayer = (seg // grid.rows)[is_edge]
-    before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
-    acc = (before - before[seg_first][seg_inv]).to(dy.dtype) + own
+        side = None
+        if dy.requires_grad:  # outlines on grid lines: the rule's one-sided slope
+            t = turn.to(dy.dtype)
+            sides = turn_sides(row_sums(per_cell(t.sum(1)), per_cell(t[:, 0])))
+            side = None if sides is None else sides[is_edge]
+    acc = row_sums(full, own)
     edges = _EdgeCells(
         ulayer,
         (seg % grid.rows)[is_edge],
         ucell[is_edge],
-        apply_rule(acc[is_edge], even_odd[ulayer]),
+        apply_rule(acc[is_edge], even_odd[ulayer], side),
     )
     return edges, winding
 

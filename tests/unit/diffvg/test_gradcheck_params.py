@@ -3,8 +3,9 @@ centres and radii, points, stroke widths (scalar and per point), ``shape_to_canv
 and gradient paints' positions, offsets and stop colours.
 
 Coordinates and stroke bands avoid pixel-grid lines (an edge lying exactly on one is a
-kink of the pixel coverage, see ``test_upstream_cases.py``, and where a pixel's alpha
-leaves 0 its straight colour jumps) and colours avoid 0 and 1 (compositing clamps there).
+kink of the pixel coverage, checked with a wider step in ``test_grid_lines.py``, and
+where a pixel's alpha leaves 0 its straight colour jumps) and colours avoid 0 and 1
+(compositing clamps there).
 """
 
 from __future__ import annotations

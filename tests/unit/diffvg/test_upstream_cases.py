@@ -239,6 +239,13 @@ CASES: dict[str, tuple[Callable[[Params], Scene], Params, Params, int, bool]] = 
         100,
         False,
     ),
+    "rect_from_grid_lines": (  # as single_rect.py: the start has integer corners
+        _rect,
+        {"lo": _t(0.21, 0.23), "hi": _t(0.68, 0.71), "color": _GREEN},
+        {"lo": _t(10 / 32, 4 / 32), "hi": _t(17 / 32, 13 / 32), "color": _PURPLE},
+        100,
+        False,
+    ),
     "gradient": (
         _gradient,
         {
@@ -296,11 +303,6 @@ def test_upstream_case_converges(name: str) -> None:
     assert last * 10 <= first, f"{name}: loss {first:.4g} -> {last:.4g}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a fill edge lying exactly on a pixel-grid line gets a zero gradient "
-    "(raster.py attributes its derivative to the outside pixel, where |area| has a kink)",
-)
 def test_rect_on_pixel_grid_lines_has_gradients() -> None:
     lo = torch.tensor([8.0, 4.0], requires_grad=True)
     hi = torch.tensor([20.0, 12.0], requires_grad=True)

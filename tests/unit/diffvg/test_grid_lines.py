@@ -1,0 +1,137 @@
+"""Outlines lying exactly on pixel-grid lines (integer coordinates, as DiffVG's example
+programs start from): the coverage has a kink there, and the gradient must be the mean of
+the two one-sided derivatives, which is what central finite differences and gradcheck
+measure. Checked in every fill engine (sparse entries, autograd-dense, edge-driven stack)
+and both fill rules; before pydiffvg.kinks, a rectangle on integer coordinates got a zero
+gradient for its right/bottom sides and the stack lost level edges' y gradients.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import torch
+
+import pydiffvg
+from pydiffvg.shape import Shape, ShapeGroup
+from tools.testing.diffvg import central_differences
+
+F64 = torch.float64
+SIZE = 20
+ENGINES = ("sparse", "dense", "stack")
+engine_module = importlib.import_module("pydiffvg.engine")
+
+
+def _t(*values: float) -> torch.Tensor:
+    return torch.tensor(values, dtype=F64)
+
+
+@pytest.fixture
+def engine_in_use(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Forces one fill engine and checks afterwards that it ran."""
+    name: str = request.param
+    used: list[str] = []
+    if name == "sparse":
+        monkeypatch.setattr(engine_module, "_dense_box", lambda *a, **k: None)
+        real_entries = engine_module.fill_entries
+
+        def entries(*a: Any, **k: Any) -> Any:
+            used.append("sparse")
+            return real_entries(*a, **k)
+
+        monkeypatch.setattr(engine_module, "fill_entries", entries)
+    if name == "dense":  # dense layers even where shapes cover little of the box
+        monkeypatch.setattr(engine_module, "DENSE_MAX_RATIO", 100.0)
+    for fn in ("fill_dense", "fill_stack"):
+        real = getattr(engine_module, fn)
+
+        def spy(*a: Any, _real: Callable[..., Any] = real, _fn: str = fn, **k: Any) -> Any:
+            used.append(_fn.removeprefix("fill_"))
+            return _real(*a, **k)
+
+        monkeypatch.setattr(engine_module, fn, spy)
+    yield name
+    assert name in used
+
+
+def _scene(
+    points: list[torch.Tensor], even_odd: bool, engine: str
+) -> tuple[list[Shape], list[ShapeGroup]]:
+    """A grid-aligned rectangle and polygon over a background square. The dense engine is
+    the one for non-solid paints, so there the square gets a linear gradient."""
+    lo, hi, poly, tri = points
+    back: Any = _t(0.2, 0.3, 0.9, 0.8)
+    if engine == "dense":
+        back = pydiffvg.LinearGradient(
+            _t(0.0, 0.0),
+            _t(float(SIZE), float(SIZE)),
+            _t(0.0, 1.0),
+            torch.tensor([[0.2, 0.3, 0.9, 0.8], [0.7, 0.3, 0.1, 0.9]], dtype=F64),
+        )
+    shapes: list[Shape] = [
+        pydiffvg.Rect(_t(1.0, 1.0), _t(19.0, 19.0)),
+        pydiffvg.Rect(lo, hi),
+        pydiffvg.Polygon(poly, is_closed=True),
+        pydiffvg.Polygon(tri, is_closed=True),
+    ]
+    groups = [
+        pydiffvg.ShapeGroup(torch.tensor([0]), back),
+        pydiffvg.ShapeGroup(torch.tensor([1]), _t(0.1, 0.8, 0.3, 0.7), use_even_odd_rule=even_odd),
+        pydiffvg.ShapeGroup(
+            torch.tensor([2, 3]), _t(0.9, 0.6, 0.2, 0.6), use_even_odd_rule=even_odd
+        ),
+    ]
+    return shapes, groups
+
+
+def _points() -> list[torch.Tensor]:
+    # A rectangle and an L (convex and concave corners) on grid lines; a triangle whose
+    # vertices lie on grid lines: one passed through in y, one a peak, one on both.
+    poly = torch.tensor(
+        [[4.0, 9.0], [10.0, 9.0], [10.0, 12.0], [7.0, 12.0], [7.0, 15.0], [4.0, 15.0]],
+        dtype=F64,
+    )
+    tri = torch.tensor([[12.3, 10.0], [17.0, 13.4], [13.0, 18.0]], dtype=F64)
+    return [_t(3.0, 2.0), _t(12.0, 7.0), poly, tri]
+
+
+def _premultiplied(img: torch.Tensor) -> torch.Tensor:
+    # Straight colour jumps where a pixel's alpha leaves 0; premultiplied colour does not.
+    return torch.cat([img[..., :3] * img[..., 3:], img[..., 3:]], dim=-1)
+
+
+@pytest.mark.parametrize("engine_in_use", ENGINES, indirect=True)
+@pytest.mark.parametrize("even_odd", [False, True])
+def test_gradients_on_grid_lines_match_central_differences(
+    engine_in_use: str, even_odd: bool
+) -> None:
+    params = [p.requires_grad_(True) for p in _points()]
+    target = torch.rand(SIZE, SIZE, 4, generator=torch.Generator().manual_seed(3), dtype=F64)
+
+    def loss() -> torch.Tensor:
+        shapes, groups = _scene(params, even_odd, engine_in_use)
+        img = pydiffvg.render(shapes, groups, width=SIZE, height=SIZE)
+        return (_premultiplied(img) - target).pow(2).sum()
+
+    grads = torch.autograd.grad(loss(), params)
+    # Coverage below 1e-6 is dropped as rounding residue: steps must move more than that.
+    for p, g in zip(params, grads, strict=True):
+        with torch.no_grad():
+            fd = central_differences(loss, p, 1e-4)
+        assert torch.allclose(g.reshape(-1), fd, rtol=1e-3, atol=1e-3), (g.reshape(-1), fd)
+
+
+@pytest.mark.parametrize("engine_in_use", ENGINES, indirect=True)
+@pytest.mark.parametrize("even_odd", [False, True])
+def test_gradcheck_on_grid_lines(engine_in_use: str, even_odd: bool) -> None:
+    params = tuple(p.requires_grad_(True) for p in _points())
+
+    def fn(*args: torch.Tensor) -> torch.Tensor:
+        shapes, groups = _scene(list(args), even_odd, engine_in_use)
+        return _premultiplied(pydiffvg.render(shapes, groups, width=SIZE, height=SIZE))
+
+    # eps above the 1e-6 coverage cut-off (see above).
+    assert torch.autograd.gradcheck(fn, params, eps=1e-4, atol=1e-3, rtol=1e-2)
