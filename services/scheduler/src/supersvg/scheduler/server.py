@@ -44,9 +44,10 @@ def create_executor(settings: SchedulerSettings, storage: StorageSettings) -> Ex
     return _EXECUTORS[settings.executor].from_settings(settings, storage)
 
 
-def create_election(settings: SchedulerSettings) -> LeaderElection:
+def create_election(settings: SchedulerSettings, executor: Executor) -> LeaderElection:
     """The leader election ``settings.leader_election`` names (``auto``: a Lease with the
-    Kubernetes executor, an advisory lock on PostgreSQL, else none: one replica)."""
+    Kubernetes executor, an advisory lock on PostgreSQL, else none: one replica). A Lease
+    lives in the Kubernetes executor's namespace and uses its API client."""
     kind = settings.leader_election
     postgres = settings.database_url.startswith(("postgresql://", "postgres://"))
     if kind == "auto":
@@ -55,6 +56,9 @@ def create_election(settings: SchedulerSettings) -> LeaderElection:
             kind = "database"
     name, lease = settings.leader_lease_name, settings.leader_lease_seconds
     if kind == "kubernetes":
+        if isinstance(executor, KubernetesExecutor):
+            return LeaseElection(executor.api_client, executor.namespace, name, lease)
+        # Another executor with a Lease election (tests, custom executors).
         namespace = KubernetesExecutorSettings.from_env().namespace or own_namespace()
         return LeaseElection(make_api_client(), namespace, name, lease)
     if kind == "database":
@@ -109,13 +113,14 @@ async def start_scheduler(
     health_server = None
     if settings.health_listen_addr:
         health_server, _ = create_health_server(settings.health_listen_addr, health)
+    executor = executor or create_executor(settings, storage)
     scheduler = Scheduler(
         settings,
         store,
         artifacts,
-        executor or create_executor(settings, storage),
+        executor,
         settings.worker_scheduler_addr(port),
-        election=election or create_election(settings),
+        election=election or create_election(settings, executor),
     )
     pb_grpc.add_SchedulerServiceServicer_to_server(SchedulerServicer(scheduler), server)
     await scheduler.start()
