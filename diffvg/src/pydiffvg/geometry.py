@@ -49,6 +49,7 @@ def _unit_circle_controls() -> np.ndarray:
 
 
 _UNIT_CIRCLE = _unit_circle_controls()
+_EYE = torch.eye(3, dtype=torch.float64)
 
 
 @dataclass
@@ -69,31 +70,28 @@ class Pieces:
 
 
 class _Builder:
-    """Collects per-instance segment descriptions before one batched gather."""
+    """Collects the scene's shapes; :meth:`build` turns them into cubic segments in a few
+    batched operations (no Python step per segment, one cheap append per shape)."""
 
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device = device
         self.dtype = dtype
-        self.point_chunks: list[torch.Tensor] = []  # [P_i, 2] point tables
-        self.width_chunks: list[torch.Tensor] = []  # [P_i] half widths per point
-        self.n_points = 0
-        self.gather: list[np.ndarray] = []  # [S_i, 4] indices into the concatenated table
-        self.kind: list[np.ndarray] = []  # [S_i] 0 line, 1 quadratic, 2 cubic
-        self.seg_group: list[np.ndarray] = []
-        self.seg_stroke: list[np.ndarray] = []
+        self.points: list[torch.Tensor] = []  # [P_i, 2] point table of each path
+        self.widths: list[torch.Tensor] = []  # [P_i] half width at each point
+        self.ncp: list[np.ndarray] = []  # [S_i] 0 line, 1 quadratic, 2 cubic
+        self.closed: list[bool] = []
+        self.path_group: list[int] = []
         self.direct_ctrl: list[torch.Tensor] = []  # [S_i, 4, 2] already-cubic control points
         self.direct_width: list[torch.Tensor] = []  # [S_i, 2]
         self.direct_group: list[np.ndarray] = []
 
-    def _add_table(self, points: torch.Tensor, widths: torch.Tensor) -> int:
-        base = self.n_points
-        self.point_chunks.append(points.to(device=self.device, dtype=self.dtype))
-        self.width_chunks.append(widths.to(device=self.device, dtype=self.dtype))
-        self.n_points += points.shape[0]
-        return base
+    def _cast(self, t: torch.Tensor) -> torch.Tensor:
+        if t.device == self.device and t.dtype == self.dtype:
+            return t
+        return t.to(device=self.device, dtype=self.dtype)
 
     def _widths(self, stroke_width: torch.Tensor, count: int) -> torch.Tensor:
-        w = stroke_width.to(device=self.device, dtype=self.dtype)
+        w = self._cast(stroke_width)
         if w.numel() == 1:
             return w.reshape(1).expand(count)
         if w.shape != (count,):
@@ -106,34 +104,56 @@ class _Builder:
         self, ncp: np.ndarray, points: torch.Tensor, closed: bool, width: torch.Tensor, group: int
     ) -> None:
         num_pts = points.shape[0]
-        nseg = ncp.shape[0]
-        if nseg == 0 or num_pts < 2:
+        if ncp.shape[0] == 0 or num_pts < 2:
             return
-        base = self._add_table(points, self._widths(width, num_pts))
-        starts = np.concatenate([[0], np.cumsum(ncp + 1)[:-1]])
-        ends = (starts + ncp + 1) % num_pts if closed else starts + ncp + 1
-        c1 = np.where(ncp >= 1, starts + 1, starts)
-        c2 = np.where(ncp == 2, starts + 2, np.where(ncp == 1, starts + 1, ends))
-        idx = np.stack([starts, c1, c2, ends], axis=1) + base
-        seg_group = np.full(nseg, group)
-        stroke = np.ones(nseg, dtype=bool)
-        self.gather.append(idx)
-        self.kind.append(ncp.astype(np.int64))
-        self.seg_group.append(seg_group)
-        self.seg_stroke.append(stroke)
-        if not closed:
-            # Fill closes open sub-paths implicitly (as SVG does); the stroke does not.
-            last = base + int(ends[-1])
-            self.gather.append(np.array([[last, last, base, base]]))
-            self.kind.append(np.zeros(1, dtype=np.int64))
-            self.seg_group.append(np.array([group]))
-            self.seg_stroke.append(np.zeros(1, dtype=bool))
+        self.points.append(self._cast(points))
+        self.widths.append(self._widths(width, num_pts))
+        self.ncp.append(ncp)
+        self.closed.append(closed)
+        self.path_group.append(group)
 
     def add_direct(self, ctrl: torch.Tensor, width: torch.Tensor, group: int) -> None:
-        w = width.to(device=self.device, dtype=self.dtype).reshape(-1)[:1]
-        self.direct_ctrl.append(ctrl.to(device=self.device, dtype=self.dtype))
+        w = self._cast(width).reshape(-1)[:1]
+        self.direct_ctrl.append(self._cast(ctrl))
         self.direct_width.append(w.expand(ctrl.shape[0], 2))
         self.direct_group.append(np.full(ctrl.shape[0], group))
+
+    def _path_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Gather indices [S, 4] into the concatenated point table, kinds, groups and
+        stroke mask of every path segment, plus one closing line per open path (fill
+        closes open sub-paths implicitly, as SVG does; the stroke does not)."""
+        ncp = np.concatenate(self.ncp).astype(np.int64)
+        nseg = np.array([c.shape[0] for c in self.ncp])
+        npts = np.array([p.shape[0] for p in self.points])
+        closed = np.array(self.closed)
+        group = np.array(self.path_group, dtype=np.int64)
+        path = np.repeat(np.arange(nseg.shape[0]), nseg)
+        base = np.cumsum(npts) - npts  # first point of each path in the table
+        # Segment i of a path starts after the points of its predecessors (one end point
+        # plus its control points each).
+        step = ncp + 1
+        before = np.cumsum(step) - step
+        first_seg = np.cumsum(nseg) - nseg
+        starts = before - before[first_seg][path]
+        ends = starts + step
+        ends = np.where(closed[path], ends % npts[path], ends)
+        c1 = np.where(ncp >= 1, starts + 1, starts)
+        c2 = np.where(ncp == 2, starts + 2, np.where(ncp == 1, starts + 1, ends))
+        idx = np.stack([starts, c1, c2, ends], axis=1) + base[path][:, None]
+        kind, seg_path, stroke = ncp, path, np.ones(ncp.shape[0], dtype=bool)
+        open_paths = np.flatnonzero(~closed)
+        if open_paths.size:
+            last = idx[first_seg[open_paths] + nseg[open_paths] - 1, 3]
+            first = base[open_paths]
+            closing = np.stack([last, last, first, first], axis=1)
+            idx = np.concatenate([idx, closing])
+            kind = np.concatenate([kind, np.zeros(open_paths.size, dtype=np.int64)])
+            seg_path = np.concatenate([seg_path, open_paths])
+            stroke = np.concatenate([stroke, np.zeros(open_paths.size, dtype=bool)])
+            # Each closing line right after its own path's segments.
+            order = np.argsort(seg_path, kind="stable")
+            idx, kind, seg_path, stroke = idx[order], kind[order], seg_path[order], stroke[order]
+        return idx, kind, group[seg_path], stroke
 
     def build(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return control points [S, 4, 2], kinds [S], groups [S], stroke mask [S],
@@ -144,17 +164,18 @@ class _Builder:
         groups: list[np.ndarray] = []
         strokes: list[np.ndarray] = []
         widths: list[torch.Tensor] = []
-        if self.gather:
-            table = torch.cat(self.point_chunks)
-            wtable = torch.cat(self.width_chunks)
-            idx = torch.from_numpy(np.concatenate(self.gather)).to(dev)
-            kind = torch.from_numpy(np.concatenate(self.kind)).to(dev)
+        if self.points:
+            idx_np, kind_np, group_np, stroke_np = self._path_segments()
+            table = torch.cat(self.points)
+            wtable = torch.cat(self.widths)
+            idx = torch.from_numpy(idx_np).to(dev)
+            kind = torch.from_numpy(kind_np).to(dev)
             elevate = torch.tensor(_ELEVATE, dtype=self.dtype, device=dev)
             gathered = table[idx]  # [S, 4, 2]
             ctrls.append(torch.einsum("sij,sjd->sid", elevate[kind], gathered))
             kinds.append(kind)
-            groups.append(np.concatenate(self.seg_group))
-            strokes.append(np.concatenate(self.seg_stroke))
+            groups.append(group_np)
+            strokes.append(stroke_np)
             widths.append(torch.stack([wtable[idx[:, 0]], wtable[idx[:, 3]]], dim=1))
         if self.direct_ctrl:
             ctrls.append(torch.cat(self.direct_ctrl))
@@ -243,13 +264,15 @@ def flatten_scene(
     ``tolerance`` pixels (the count itself carries no gradient).
     """
     builder = _Builder(device, dtype)
-    mats: list[torch.Tensor | None] = []
+    mats: list[torch.Tensor | None] = [g.shape_to_canvas for g in shape_groups]
+    # Identity transforms cost nothing; one comparison for all groups' (CPU) matrices.
+    on_cpu = [i for i, m in enumerate(mats) if m is not None and m.device.type == "cpu"]
+    if on_cpu:
+        stacked = torch.stack([mats[i].detach() for i in on_cpu]).to(torch.float64)  # type: ignore[union-attr]
+        for i, same in zip(on_cpu, (stacked == _EYE).all(dim=(1, 2)).tolist(), strict=True):
+            if same:
+                mats[i] = None
     for gi, group in enumerate(shape_groups):
-        m = group.shape_to_canvas
-        is_identity = m.device.type == "cpu" and bool(
-            torch.equal(m.detach().to(torch.float64), torch.eye(3, dtype=torch.float64))
-        )
-        mats.append(None if is_identity else m)
         for sid in group.shape_ids.tolist():
             if not 0 <= sid < len(shapes):
                 raise IndexError(

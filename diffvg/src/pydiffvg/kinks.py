@@ -79,6 +79,9 @@ def on_grid_lines(
         up1 = ((a1 == r) & (last | level)).to(y0.dtype)
         dn0 = ((a0 == r + 1) & first).to(y0.dtype)
         dn1 = ((a1 == r + 1) & last).to(y0.dtype)
+        touches = bool((up0 + up1 + dn0 + dn1).any())
+    if not touches:  # the common case: no end point on a horizontal grid line
+        return _split_vertical(f)
     e0 = y0 - y0.detach()  # zero-valued: the end points' y derivative only
     e1 = y1 - y1.detach()
     up = 0.5 * (up1 * e1 - up0 * e0)

@@ -162,7 +162,7 @@ def fill_entries(
 
     acc = row_sums(buf)
     side = None
-    if f.dy.requires_grad:
+    if f.dy.requires_grad and bool(f.turn.any()):
         turn = a.new_zeros(total).index_add(0, at, f.turn.T.reshape(-1).to(a.dtype))
         side = turn_sides(row_sums(turn))
     cov = apply_rule(acc, even_odd[eg], side)
