@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pydiffvg.geometry import Pieces
+from pydiffvg.paint import gradient_rgba
 from pydiffvg.raster import (
     Entries,
     composite,
@@ -57,6 +58,7 @@ def render_pieces(
     *,
     solid: torch.Tensor | None = None,
     has_fill: list[bool] | None = None,
+    gradient_fills: dict[int, LinearGradient | RadialGradient] | None = None,
     even_odd: torch.Tensor,
     width: int,
     height: int,
@@ -68,37 +70,41 @@ def render_pieces(
 ) -> torch.Tensor:
     """Coverage and compositing of flattened pieces; ``paints`` alternate fill, stroke.
 
-    Fill-only scenes of solid colours may pass ``solid`` (rows alternate fill, stroke) and
-    ``has_fill`` instead of ``paints``.
+    Fill-only scenes may pass ``solid`` (rows alternate fill, stroke), ``has_fill`` and
+    ``gradient_fills`` (group -> gradient paint, in place of its solid row) instead of
+    ``paints``.
     """
     if solid is None or has_fill is None:
         has_fill = [p is not None for p in paints[0::2]]
         has_stroke = [p is not None for p in paints[1::2]]
         solid = _solid_table(paints, dev, dt)
+        gradients = [
+            (i, p) for i, p in enumerate(paints) if isinstance(p, LinearGradient | RadialGradient)
+        ]
     else:
         has_stroke = [False] * len(has_fill)
+        gradients = sorted(
+            ((2 * g, p) for g, p in (gradient_fills or {}).items()), key=lambda lp: lp[0]
+        )
+        if gradients:  # a gradient's layer takes its colour from the gradient alone
+            rows = torch.tensor([lid for lid, _ in gradients], device=solid.device)
+            solid = solid.index_fill(0, rows, 0.0)
     num_groups = len(has_fill)
-    gradients = [
-        (i, p) for i, p in enumerate(paints) if isinstance(p, LinearGradient | RadialGradient)
-    ]
 
     npix = width * height
     color = torch.zeros((npix, 3), dtype=dt, device=dev)
     cover = torch.zeros(npix, dtype=dt, device=dev)
     logt = torch.zeros(npix, dtype=dt, device=dev)
     if num_groups and pieces.a.shape[0]:
-        # Solid fills go through the tiled stack in one piece when it pays: its work
-        # follows the layers visible in each tile, and one chunk lets opaque layers hide
-        # everything below them. Canvas-sized layers (a layered scene's bottom) make it
-        # pay whatever sits on top of them.
-        solid_only = not any(has_stroke) and not gradients
-        large = solid_only and _any_large_group(pieces, num_groups, width, height)
-        whole = solid_only and _dense_box(
-            pieces.a,
-            pieces.b,
-            ha=pieces.ha,
-            hb=pieces.hb,
-            group=pieces.group,
+        # Fills (solid or gradient) go through the tiled stack in one piece when it pays:
+        # its work follows the layers visible in each tile, and one chunk lets opaque
+        # layers hide everything below them. Canvas-sized layers (a layered scene's
+        # bottom) make it pay whatever sits on top of them.
+        boxes = _group_boxes(pieces, has_stroke, num_groups)
+        fills_only = not any(has_stroke) and all(lid % 2 == 0 for lid, _ in gradients)
+        large = fills_only and _any_large_group(boxes, width, height)
+        whole = fills_only and _dense_box(
+            boxes,
             has_fill=has_fill,
             has_stroke=has_stroke,
             width=width,
@@ -110,7 +116,7 @@ def render_pieces(
             if whole
             else _plan_chunks(
                 pieces,
-                num_groups,
+                boxes,
                 has_fill=has_fill,
                 has_stroke=has_stroke,
                 width=width,
@@ -121,26 +127,22 @@ def render_pieces(
         grad_on = torch.is_grad_enabled()
         for g0, g1, p0, p1 in chunks:
             args = (pieces.a[p0:p1], pieces.b[p0:p1], pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
-            solid_fills = not any(has_stroke[g0:g1]) and not any(
-                2 * g0 <= lid < 2 * g1 for lid, _ in gradients
+            chunk_fills = not any(has_stroke[g0:g1]) and not any(
+                2 * g0 <= lid < 2 * g1 and lid % 2 for lid, _ in gradients
             )
-            ratio = STACK_MAX_RATIO if solid_fills else DENSE_MAX_RATIO
+            ratio = STACK_MAX_RATIO if chunk_fills else DENSE_MAX_RATIO
             ratio = math.inf if large else ratio  # the whole scene, chosen above
             box = _dense_box(
-                args[0],
-                args[1],
-                ha=args[2],
-                hb=args[3],
-                group=pieces.group[p0:p1] - g0,
+                boxes[g0:g1],
                 has_fill=has_fill[g0:g1],
                 has_stroke=has_stroke[g0:g1],
                 width=width,
                 height=height,
                 max_ratio=ratio,
             )
-            # Solid fills rendered densely go through the edge-driven stack, which keeps
-            # no dense intermediates for backward: checkpointing it would only add work.
-            stacked = box is not None and solid_fills
+            # Fills rendered densely go through the edge-driven stack, which keeps no
+            # dense intermediates for backward: checkpointing it would only add work.
+            stacked = box is not None and chunk_fills
 
             def run(
                 a: torch.Tensor,
@@ -284,25 +286,31 @@ def _background(
     return bg
 
 
-def _any_large_group(pieces: Pieces, num_groups: int, width: int, height: int) -> bool:
-    """Whether a group's box covers at least LARGE_GROUP_SHARE of the canvas."""
+def _group_boxes(pieces: Pieces, has_stroke: list[bool], num_groups: int) -> torch.Tensor:
+    """Every group's pixel bounds ``[G, 4]`` on the CPU (strokes grown by their half width
+    and a pixel); groups without pieces get an empty (inverted) box."""
     with torch.no_grad():
-        box = group_boxes(
-            pieces.a.detach(),
-            pieces.b.detach(),
-            pieces.group,
-            num_groups,
-            pieces.ha.new_zeros(pieces.a.shape[0]),
-        )
-        w = (box[:, 2].clamp(0, width) - box[:, 0].clamp(0, width)).clamp(min=0)
-        h = (box[:, 3].clamp(0, height) - box[:, 1].clamp(0, height)).clamp(min=0)
-        area = torch.where(torch.isfinite(w * h), w * h, 0.0)
-        return bool((area >= LARGE_GROUP_SHARE * width * height).any())
+        pad = pieces.ha.new_zeros(pieces.a.shape[0])
+        if any(has_stroke):
+            stroked = torch.tensor(has_stroke, dtype=torch.bool, device=pad.device)[pieces.group]
+            half = torch.maximum(pieces.ha, pieces.hb).detach().clamp(min=0) + 1.0
+            pad = torch.where(stroked, half, pad)
+        return group_boxes(
+            pieces.a.detach(), pieces.b.detach(), pieces.group, num_groups, pad
+        ).cpu()
+
+
+def _any_large_group(boxes: torch.Tensor, width: int, height: int) -> bool:
+    """Whether a group's box covers at least LARGE_GROUP_SHARE of the canvas."""
+    w = (boxes[:, 2].clamp(0, width) - boxes[:, 0].clamp(0, width)).clamp(min=0)
+    h = (boxes[:, 3].clamp(0, height) - boxes[:, 1].clamp(0, height)).clamp(min=0)
+    area = torch.where(torch.isfinite(w * h), w * h, 0.0)
+    return bool((area >= LARGE_GROUP_SHARE * width * height).any())
 
 
 def _plan_chunks(
     pieces: Pieces,
-    num_groups: int,
+    boxes: torch.Tensor,
     *,
     has_fill: list[bool],
     has_stroke: list[bool],
@@ -311,10 +319,9 @@ def _plan_chunks(
     budget: int,
 ) -> list[tuple[int, int, int, int]]:
     """Split groups (in painter's order) into chunks of bounded estimated entry count."""
+    num_groups = boxes.shape[0]
+    box = boxes.numpy()
     with torch.no_grad():
-        pad = torch.maximum(pieces.ha, pieces.hb).detach().clamp(min=0) + 1.0
-        box_t = group_boxes(pieces.a.detach(), pieces.b.detach(), pieces.group, num_groups, pad)
-        box = box_t.cpu().numpy()
         counts = torch.bincount(pieces.group, minlength=num_groups).cpu().numpy()
     finite = np.isfinite(box).all(axis=1)
     w = np.clip(
@@ -371,7 +378,7 @@ def _render_chunk(
     samples: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Render groups ``g0..`` densely over ``box`` (None: sparse entries); ``stacked``
-    chunks (solid fills only) take the edge-driven path of :mod:`pydiffvg.stack`."""
+    chunks (fills only) take the edge-driven path of :mod:`pydiffvg.stack`."""
     dev = a.device
     ng = even_odd.shape[0]
     layers = torch.arange(ng, device=dev) * 2 + 2 * g0
@@ -384,6 +391,11 @@ def _render_chunk(
             group[fill_sel],
             even_odd=even_odd,
             colors=solid[2 * g0 : 2 * (g0 + ng) : 2],
+            gradients=[
+                (lid // 2 - g0, paint)
+                for lid, paint in gradients
+                if 2 * g0 <= lid < 2 * (g0 + ng) and lid % 2 == 0
+            ],
             box=box,
             width=width,
             height=height,
@@ -447,12 +459,8 @@ def _render_chunk(
 
 
 def _dense_box(
-    a: torch.Tensor,
-    b: torch.Tensor,
+    box: torch.Tensor,
     *,
-    ha: torch.Tensor,
-    hb: torch.Tensor,
-    group: torch.Tensor,
     has_fill: list[bool],
     has_stroke: list[bool],
     width: int,
@@ -461,14 +469,11 @@ def _dense_box(
 ) -> tuple[int, int, int, int] | None:
     """The pixel box to render densely, or None when the chunk's shapes cover too little
     of their union box for dense layers to pay off: dense cells (layers x box pixels) may
-    be at most ``max_ratio`` times the sum of the groups' own boxes."""
+    be at most ``max_ratio`` times the sum of the groups' own boxes (``box`` ``[G, 4]``,
+    from :func:`_group_boxes`)."""
     ng = len(has_fill)
-    if ng < 2 or a.shape[0] == 0:
+    if ng < 2:
         return None
-    with torch.no_grad():
-        stroked = torch.tensor(has_stroke, dtype=torch.bool, device=a.device)[group]
-        pad = torch.where(stroked, torch.maximum(ha, hb).detach().clamp(min=0) + 1.0, 0.0)
-        box = group_boxes(a.detach(), b.detach(), group, ng, pad.to(a.dtype)).cpu()
     lo_x = box[:, 0].clamp(0, width)
     lo_y = box[:, 1].clamp(0, height)
     hi_x = box[:, 2].clamp(0, width)
@@ -557,24 +562,6 @@ def _eval_gradient(
     dt: torch.dtype,
     dev: torch.device,
 ) -> torch.Tensor:
-    """Gradient colour at pixel centres (stops clamp at both ends, like SVG ``pad``)."""
-    p = torch.stack([pixel % width, pixel // width], dim=1).to(dt) + 0.5
-    offsets = paint.offsets.to(device=dev, dtype=dt)
-    stops = paint.stop_colors.to(device=dev, dtype=dt)
-    if isinstance(paint, LinearGradient):
-        beg = paint.begin.to(device=dev, dtype=dt)
-        d = paint.end.to(device=dev, dtype=dt) - beg
-        t = ((p - beg) * d).sum(1) / (d * d).sum().clamp(min=1e-3)
-    else:
-        c = paint.center.to(device=dev, dtype=dt)
-        r = paint.radius.to(device=dev, dtype=dt)
-        t = ((p - c) / r).norm(dim=1)
-    out = stops[0].expand(t.shape[0], 4)
-    for k in range(offsets.shape[0] - 1):
-        span = offsets[k + 1] - offsets[k]
-        safe = torch.where(span > 0, span, torch.ones_like(span))
-        frac = torch.where(
-            span > 0, ((t - offsets[k]) / safe).clamp(0, 1), (t >= offsets[k]).to(dt)
-        )
-        out = out + frac[:, None] * (stops[k + 1] - stops[k])
-    return out
+    """Gradient colour at the centres of flat pixel indices ``pixel``."""
+    p = torch.stack([pixel % width, pixel // width], dim=1).to(device=dev, dtype=dt) + 0.5
+    return gradient_rgba(paint, p)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -11,8 +12,10 @@ from pydiffvg.engine import DEFAULT_CHUNK_ENTRIES, render_pieces
 from pydiffvg.geometry import Pieces, flatten_scene
 from pydiffvg.shape import (
     Color,
+    LinearGradient,
     Path,
     Polygon,
+    RadialGradient,
     Rect,
     Shape,
     ShapeGroup,
@@ -86,6 +89,7 @@ def render_polygons(
     width: int,
     height: int,
     even_odd: Sequence[bool] | torch.Tensor | None = None,
+    gradient_fills: Mapping[int, LinearGradient | RadialGradient] | None = None,
     background: torch.Tensor | None = None,
     chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
 ) -> torch.Tensor:
@@ -95,7 +99,10 @@ def render_polygons(
     vertex count of each loop and ``loop_group`` the group of each loop (non-decreasing:
     groups are painted in index order, like :class:`ShapeGroup` s). ``fill_colors``
     ``[G, 4]`` are straight RGBA per group; ``even_odd`` ``[G]`` selects the fill rule
-    (default non-zero). The image equals :func:`render` of the same scene written as one
+    (default non-zero). ``gradient_fills`` maps a group index to a
+    :class:`LinearGradient` or :class:`RadialGradient` that fills it instead of its
+    ``fill_colors`` row (differentiable in its tensors, like :func:`render`). The image
+    equals :func:`render` of the same scene written as one
     closed straight-edged :class:`Polygon` per loop, but the scene is assembled in a few
     tensor operations instead of one Python step per shape, which matters for scenes of
     thousands of loops. Differentiable in ``vertices`` and ``fill_colors``.
@@ -124,6 +131,15 @@ def render_polygons(
         raise ValueError("loop_group must be non-decreasing group indices below len(fill_colors)")
     if not bool(torch.isfinite(vertices).all()):
         raise ValueError("scene contains non-finite coordinates")
+    gradients = {operator.index(g): p for g, p in (gradient_fills or {}).items()}
+    for g, paint in gradients.items():
+        if not 0 <= g < num_groups:
+            raise ValueError(f"gradient_fills keys must be group indices below {num_groups}")
+        if not isinstance(paint, LinearGradient | RadialGradient):
+            raise TypeError(
+                f"gradient_fills values must be LinearGradient or RadialGradient, got "
+                f"{type(paint).__name__}"
+            )
     # Successor of each vertex within its own loop (the last one closes the loop).
     ends = torch.cumsum(sizes, 0)
     nxt = torch.arange(1, vertices.shape[0] + 1)
@@ -153,6 +169,7 @@ def render_polygons(
         [],
         solid=solid,
         has_fill=[True] * num_groups,
+        gradient_fills=gradients,
         even_odd=eo,
         width=width,
         height=height,

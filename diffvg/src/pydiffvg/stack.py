@@ -25,7 +25,9 @@ import math
 import torch
 
 from pydiffvg.kinks import turn_sides
+from pydiffvg.paint import gradient_rgba, min_stop_alpha
 from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments, ragged_arange
+from pydiffvg.shape import LinearGradient, RadialGradient
 
 __all__ = ["DEPTH_CUT", "TILE", "fill_stack"]
 
@@ -47,6 +49,7 @@ def fill_stack(
     *,
     even_odd: torch.Tensor,
     colors: torch.Tensor,
+    gradients: list[tuple[int, LinearGradient | RadialGradient]] | None = None,
     box: tuple[int, int, int, int],
     width: int,
     height: int,
@@ -55,11 +58,13 @@ def fill_stack(
     y1)`` (inclusive).
 
     ``a``/``b`` ``[N, 2]`` are the pieces of closed outlines, ``group`` ``[N]`` their group
-    (0..G-1), ``even_odd`` ``[G]`` the fill rule and ``colors`` ``[G, 4]`` straight RGBA.
+    (0..G-1), ``even_odd`` ``[G]`` the fill rule and ``colors`` ``[G, 4]`` straight RGBA;
+    ``gradients`` lists ``(group, paint)`` for groups filled with a gradient instead.
     Returns premultiplied colour ``[H*W, 3]``, alpha ``[H*W]`` and log-transmittance
-    ``[H*W]`` over the whole canvas (zero outside the box), differentiable in the pieces
-    and the colours.
+    ``[H*W]`` over the whole canvas (zero outside the box), differentiable in the pieces,
+    the colours and the gradients' tensors.
     """
+    gradients = gradients or []
     dev, dt = a.device, a.dtype
     x0, y0, x1, y1 = box
     grid = _Grid(rows=y1 - y0 + 1, cols=x1 - x0 + 1, layers=even_odd.shape[0], tile=TILE)
@@ -77,16 +82,29 @@ def fill_stack(
             edges, hp, (a, b, group), box=box, winding=winding, even_odd=even_odd, grid=grid
         )
         alpha_nograd = colors[:, 3].detach().clamp(0.0, 1.0)
+        for g, paint in gradients:  # a bound: the cut must not skip a visible layer
+            alpha_nograd[g] = min_stop_alpha(paint)
         pairs = _cut(pairs, alpha_nograd, grid)
     out, logt = _composite(
-        pairs, edges, winding=winding, even_odd=even_odd, colors=colors, grid=grid
+        pairs,
+        edges,
+        winding=winding,
+        even_odd=even_odd,
+        colors=colors,
+        gradients=[(g, paint, (x0, y0)) for g, paint in gradients],
+        grid=grid,
     )
     npix = width * height
     out = out.reshape(grid.rows * grid.cols, 4)
     logt = logt.reshape(grid.rows * grid.cols)
     # Rounding leaves ~1e-8 coverage residues where the winding is 0: pixels whose total
-    # alpha is below 1e-6 (as the sparse path's entries) are left empty.
+    # alpha is below 1e-6 (as the sparse path's entries) are left empty, except cells
+    # beside an outline on a grid line, whose one-sided slope (pydiffvg.kinks) reaches
+    # what lies below through the log-transmittance.
     keep = (out[:, 3].detach() >= 1e-6).to(dt)
+    if edges.kink.any():  # beside an outline on a grid line the slope is one-sided
+        at = edges.row[edges.kink] * grid.cols + edges.col[edges.kink]
+        keep = keep.index_fill(0, at, 1.0)
     out = out * keep[:, None]
     logt = logt * keep
     if grid.rows * grid.cols == npix:
@@ -118,12 +136,18 @@ class _Grid:
 
 
 class _EdgeCells:
-    """Edge cells inside the box: layer, row, column and exact coverage (differentiable)."""
+    """Edge cells inside the box: layer, row, column, exact coverage (differentiable) and
+    whether the cell lies beside an outline on a grid line (``kink``)."""
 
     def __init__(
-        self, layer: torch.Tensor, row: torch.Tensor, col: torch.Tensor, cov: torch.Tensor
+        self,
+        layer: torch.Tensor,
+        row: torch.Tensor,
+        col: torch.Tensor,
+        cov: torch.Tensor,
+        kink: torch.Tensor,
     ) -> None:
-        self.layer, self.row, self.col, self.cov = layer, row, col, cov
+        self.layer, self.row, self.col, self.cov, self.kink = layer, row, col, cov, kink
 
 
 class _Winding:
@@ -197,7 +221,7 @@ def _edge_cells(
         is_edge = torch.nonzero(ucell >= 0).squeeze(1)
         ulayer = (seg // grid.rows)[is_edge]
         side = None
-        if dy.requires_grad:  # outlines on grid lines: the rule's one-sided slope
+        if dy.requires_grad and bool(turn.any()):  # outlines on grid lines: one-sided slope
             t = turn.to(dy.dtype)
             sides = turn_sides(row_sums(per_cell(t.sum(1)), per_cell(t[:, 0])))
             side = None if sides is None else sides[is_edge]
@@ -207,6 +231,7 @@ def _edge_cells(
         (seg % grid.rows)[is_edge],
         ucell[is_edge],
         apply_rule(acc[is_edge], even_odd[ulayer], side),
+        torch.zeros_like(ulayer, dtype=torch.bool) if side is None else side != 0,
     )
     return edges, winding
 
@@ -357,10 +382,12 @@ def _composite(
     winding: _Winding,
     even_odd: torch.Tensor,
     colors: torch.Tensor,
+    gradients: list[tuple[int, LinearGradient | RadialGradient, tuple[int, int]]],
     grid: _Grid,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Painter's-order compositing of the pairs per tile; returns premultiplied colour and
-    alpha ``[rows, cols, 4]`` and log-transmittance ``[rows, cols]`` over the box."""
+    alpha ``[rows, cols, 4]`` and log-transmittance ``[rows, cols]`` over the box.
+    ``gradients``: (layer, paint, box origin) of gradient-filled layers."""
     dt = colors.dtype
     t, tt = grid.tile, grid.tile * grid.tile
     with torch.no_grad():
@@ -390,16 +417,20 @@ def _composite(
     n = pairs.key.shape[0]
     c = colors.new_ones((n, tt)).index_copy(0, part, cov)
     alpha = colors[:, 3].clamp(0.0, 1.0)
-    ax = alpha[pairs.layer][:, None] * c
+    paint = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], dim=1)
+    pair_alpha = alpha[pairs.layer][:, None].expand(n, tt)
+    pair_paint = paint[pairs.layer][:, None, :].expand(n, tt, 4)
+    if gradients:
+        pair_alpha, pair_paint = _gradient_paints(pairs, gradients, pair_alpha, pair_paint, grid)
+    ax = pair_alpha * c
     log1m = torch.log1p(-ax * _KEEP)
     # Transmittance of the layers above, within each tile (float64: the running sum
     # spans all tiles).
     excl = torch.cumsum(log1m.to(torch.float64), 0) - log1m
     excl = excl - excl[_segment_start(pairs.tile)]
     weight = ax * torch.exp(excl).to(dt)
-    rgba = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], dim=1)
     out = colors.new_zeros((grid.ntiles, tt, 4)).index_add(
-        0, pairs.tile, weight[:, :, None] * rgba[pairs.layer][:, None, :]
+        0, pairs.tile, weight[:, :, None] * pair_paint
     )
     logt = colors.new_zeros((grid.ntiles, tt)).index_add(0, pairs.tile, log1m)
     out = out.view(grid.nty, grid.ntx, t, t, 4).permute(0, 2, 1, 3, 4)
@@ -407,3 +438,32 @@ def _composite(
     out = out.reshape(grid.nty * t, grid.ntx * t, 4)[: grid.rows, : grid.cols]
     logt = logt.reshape(grid.nty * t, grid.ntx * t)[: grid.rows, : grid.cols]
     return out, logt
+
+
+def _gradient_paints(
+    pairs: _Pairs,
+    gradients: list[tuple[int, LinearGradient | RadialGradient, tuple[int, int]]],
+    pair_alpha: torch.Tensor,
+    pair_paint: torch.Tensor,
+    grid: _Grid,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel opacity ``[n, tt]`` and colour (with a 1 for alpha) ``[n, tt, 4]`` of the
+    pairs, with gradient-filled layers evaluated at their tiles' pixel centres."""
+    t = grid.tile
+    dev, dt = pair_alpha.device, pair_alpha.dtype
+    local = torch.arange(t * t, device=dev)
+    for layer, paint, (x0, y0) in gradients:
+        with torch.no_grad():
+            sel = torch.nonzero(pairs.layer == layer).squeeze(1)
+            if sel.numel() == 0:
+                continue
+            tile = pairs.tile[sel]
+            row = (tile // grid.ntx * t)[:, None] + local // t
+            col = (tile % grid.ntx * t)[:, None] + local % t
+            centres = torch.stack([col + x0, row + y0], dim=-1).reshape(-1, 2).to(dt) + 0.5
+        rgba = gradient_rgba(paint, centres).reshape(-1, t * t, 4)
+        pair_alpha = pair_alpha.index_copy(0, sel, rgba[..., 3].clamp(0.0, 1.0))
+        pair_paint = pair_paint.index_copy(
+            0, sel, torch.cat([rgba[..., :3], torch.ones_like(rgba[..., 3:])], dim=-1)
+        )
+    return pair_alpha, pair_paint

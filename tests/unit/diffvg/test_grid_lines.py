@@ -61,7 +61,8 @@ def _scene(
     points: list[torch.Tensor], even_odd: bool, engine: str
 ) -> tuple[list[Shape], list[ShapeGroup]]:
     """A grid-aligned rectangle and polygon over a background square. The dense engine is
-    the one for non-solid paints, so there the square gets a linear gradient."""
+    the one for chunks with strokes, so there the square gets a stroke (its geometry is
+    fixed) and a linear gradient."""
     lo, hi, poly, tri = points
     back: Any = _t(0.2, 0.3, 0.9, 0.8)
     if engine == "dense":
@@ -77,8 +78,9 @@ def _scene(
         pydiffvg.Polygon(poly, is_closed=True),
         pydiffvg.Polygon(tri, is_closed=True),
     ]
+    stroke = _t(0.9, 0.9, 0.2, 0.5) if engine == "dense" else None
     groups = [
-        pydiffvg.ShapeGroup(torch.tensor([0]), back),
+        pydiffvg.ShapeGroup(torch.tensor([0]), back, stroke_color=stroke),
         pydiffvg.ShapeGroup(torch.tensor([1]), _t(0.1, 0.8, 0.3, 0.7), use_even_odd_rule=even_odd),
         pydiffvg.ShapeGroup(
             torch.tensor([2, 3]), _t(0.9, 0.6, 0.2, 0.6), use_even_odd_rule=even_odd
@@ -135,3 +137,40 @@ def test_gradcheck_on_grid_lines(engine_in_use: str, even_odd: bool) -> None:
 
     # eps above the 1e-6 coverage cut-off (see above).
     assert torch.autograd.gradcheck(fn, params, eps=1e-4, atol=1e-3, rtol=1e-2)
+
+
+def test_a_stack_chunk_over_other_chunks_keeps_grid_line_gradients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A run of canvas-sized fills on integer coordinates above a small stroked shape and a
+    # background image: the fills take a stack chunk of their own, composited over what
+    # lies below. Beside an outline on a grid line the empty cell's derivative reaches
+    # the background through the log-transmittance (the stack once zeroed it with the
+    # cell's value).
+    corners = [_t(2.0 + i, 3.0, 14.0 + i, 16.0 + i) for i in range(4)]
+    for c in corners:
+        c.requires_grad_(True)
+    target = torch.rand(SIZE, SIZE, 4, generator=torch.Generator().manual_seed(5), dtype=F64)
+    background = torch.rand(SIZE, SIZE, 3, generator=torch.Generator().manual_seed(6), dtype=F64)
+
+    def grads() -> list[torch.Tensor]:
+        shapes: list[Shape] = [pydiffvg.Rect(_t(1.0, 1.0), _t(4.0, 4.0))]
+        shapes += [pydiffvg.Rect(c[:2], c[2:]) for c in corners]
+        groups = [
+            ShapeGroup(torch.tensor([0]), _t(0.2, 0.3, 0.9, 1.0), stroke_color=_t(1, 1, 0, 1))
+        ]
+        groups += [ShapeGroup(torch.tensor([i + 1]), _t(0.9, 0.2 * i, 0.1, 0.6)) for i in range(4)]
+        img = pydiffvg.render(shapes, groups, width=SIZE, height=SIZE, background=background)
+        return list(torch.autograd.grad((_premultiplied(img) - target).pow(2).sum(), corners))
+
+    used: list[bool] = []
+    real_stack = engine_module.fill_stack
+    monkeypatch.setattr(
+        engine_module, "fill_stack", lambda *a, **k: used.append(True) or real_stack(*a, **k)
+    )
+    layered = grads()
+    assert used, "the fills were meant to take a stack chunk"
+    monkeypatch.setattr(engine_module, "_dense_box", lambda *a, **k: None)
+    sparse = grads()
+    for g, ref in zip(layered, sparse, strict=True):
+        assert torch.allclose(g, ref, atol=1e-6), (g, ref)

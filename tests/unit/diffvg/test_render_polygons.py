@@ -170,3 +170,135 @@ def test_bad_input_is_refused() -> None:
         pydiffvg.render_polygons(v, [3, 3], [0, 1], c, width=0, height=8)
     with pytest.raises(ValueError, match="non-finite"):
         pydiffvg.render_polygons(v * float("nan"), [3, 3], [0, 1], c, width=8, height=8)
+
+
+def _gradient_paints(size: int, dtype: torch.dtype) -> dict[int, object]:
+    """A linear gradient on group 0 (often the bottom, large) and a radial one on group 2."""
+    return {
+        0: pydiffvg.LinearGradient(
+            torch.tensor([0.1 * size, 0.2 * size], dtype=dtype),
+            torch.tensor([0.9 * size, 0.7 * size], dtype=dtype),
+            torch.tensor([0.0, 1.0], dtype=dtype),
+            torch.tensor([[0.9, 0.1, 0.2, 1.0], [0.1, 0.3, 0.9, 0.8]], dtype=dtype),
+        ),
+        2: pydiffvg.RadialGradient(
+            torch.tensor([0.5 * size, 0.5 * size], dtype=dtype),
+            torch.tensor([0.3 * size, 0.2 * size], dtype=dtype),
+            torch.tensor([0.0, 0.4, 1.0], dtype=dtype),
+            torch.tensor(
+                [[1.0, 1.0, 0.0, 1.0], [0.0, 1.0, 0.5, 0.7], [0.2, 0.0, 0.8, 0.9]], dtype=dtype
+            ),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("seed", "chunk_entries", "route"),
+    [(0, 1 << 22, "auto"), (4, 1 << 22, "sparse"), (4, 1 << 22, "stack"), (4, 600, "auto")],
+)
+def test_gradient_fills_match_render(seed: int, chunk_entries: int, route: str) -> None:
+    # The vectorizer's photo scenes: flat polygons and a few gradient-filled ones, one
+    # fast path. Same image and same gradients (vertices, colours, every gradient tensor)
+    # as render() of the scene written as Polygons with gradient fills, rendered as sparse
+    # entries (the reference); the fast path takes sparse entries, the tiled fill stack
+    # or its own choice; a small chunk budget also covers the recomputed chunks.
+    from pydiffvg import engine
+
+    real_dense_box = engine._dense_box
+    choose = {
+        "auto": real_dense_box,
+        "sparse": lambda *a, **k: None,
+        "stack": lambda *a, **k: (0, 0, size - 1, size - 1),
+    }
+    size = 48 + 16 * seed
+    loops, owner, colors_np, even_odd = _scene(seed, size)
+    sizes = [len(lp) for lp in loops]
+    paints = _gradient_paints(size, torch.float64)
+    tensors = [t for p in paints.values() for t in vars(p).values()]
+    for t in tensors:
+        t.requires_grad_(True)
+    target = torch.rand(
+        size, size, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
+
+    def grads(fast: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        verts = torch.tensor(np.concatenate(loops), dtype=torch.float64, requires_grad=True)
+        colors = torch.tensor(colors_np, dtype=torch.float64, requires_grad=True)
+        engine._dense_box = choose[route] if fast else choose["sparse"]  # type: ignore[assignment]
+        if fast:
+            img = pydiffvg.render_polygons(
+                verts,
+                sizes,
+                owner,
+                colors,
+                width=size,
+                height=size,
+                even_odd=even_odd,
+                gradient_fills=paints,
+                chunk_entries=chunk_entries,
+            )
+        else:
+            shapes = [
+                pydiffvg.Polygon(verts[sum(sizes[:i]) : sum(sizes[: i + 1])], True)
+                for i in range(len(loops))
+            ]
+            groups = [
+                pydiffvg.ShapeGroup(
+                    torch.tensor([i for i, o in enumerate(owner) if o == g], dtype=torch.int32),
+                    paints.get(g, colors[g]),
+                    use_even_odd_rule=even_odd[g],
+                )
+                for g in range(colors.shape[0])
+            ]
+            img = pydiffvg.render(
+                shapes, groups, width=size, height=size, chunk_entries=chunk_entries
+            )
+        ((img - target) ** 2).sum().backward()
+        found = [t.grad.clone() for t in tensors if t.grad is not None]
+        for t in tensors:
+            t.grad = None
+        assert verts.grad is not None and colors.grad is not None
+        return torch.cat([img.detach().reshape(-1), verts.grad.reshape(-1)]), found
+
+    try:
+        fast_out, fast_grads = grads(True)
+        ref_out, ref_grads = grads(False)
+    finally:
+        engine._dense_box = real_dense_box  # type: ignore[assignment]
+    # The stack skips layers under less than DEPTH_CUT of light (1e-5): that far apart.
+    n = size * size * 4
+    assert torch.allclose(fast_out[:n], ref_out[:n], atol=1e-6)
+    scale = float(ref_out[n:].abs().max())
+    assert torch.allclose(fast_out[n:], ref_out[n:], atol=1e-4 * scale)
+    assert len(fast_grads) == len(tensors) == len(ref_grads)
+    for f, r in zip(fast_grads, ref_grads, strict=True):
+        assert torch.allclose(f, r, atol=1e-4 * max(float(r.abs().max()), 1.0))
+    # The gradient fills were used: the flat colours of groups 0 and 2 would differ.
+    flat = pydiffvg.render_polygons(
+        torch.tensor(np.concatenate(loops), dtype=torch.float64),
+        sizes,
+        owner,
+        torch.tensor(colors_np),
+        width=size,
+        height=size,
+        even_odd=even_odd,
+    )
+    assert float((flat - fast_out[: size * size * 4].reshape(size, size, 4)).abs().max()) > 0.05
+
+
+def test_bad_gradient_fills_are_refused() -> None:
+    v = torch.tensor([[0.0, 0], [4, 0], [4, 4], [0, 0], [4, 4], [0, 4]])
+    c = torch.ones(2, 4)
+    paint = _gradient_paints(8, torch.float32)[0]
+    with pytest.raises(ValueError, match="group indices below 2"):
+        pydiffvg.render_polygons(v, [3, 3], [0, 1], c, width=8, height=8, gradient_fills={2: paint})
+    with pytest.raises(TypeError, match="LinearGradient or RadialGradient"):
+        pydiffvg.render_polygons(
+            v,
+            [3, 3],
+            [0, 1],
+            c,
+            width=8,
+            height=8,
+            gradient_fills={0: c[0]},  # type: ignore[dict-item]
+        )

@@ -154,3 +154,49 @@ def test_budget_spent_before_refinement_skips_it() -> None:
     assert res.metrics["iterations"] == 0
     assert res.metrics["refine"] == "skipped (time cap reached)"
     assert res.svg == base.svg
+
+
+def test_gradient_fills_refine_through_the_polygon_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A straight-edged scene with a gradient fill (a photo's sky) takes render_polygons
+    # like a flat one; the gradient's stop colours move toward the image's.
+    import pydiffvg
+    from supersvg.vectorizer.refine import refine_paths
+    from supersvg.vectorizer.shapes import LinearFill, VPath
+
+    def straight_cubic_loop(v: np.ndarray) -> np.ndarray:
+        d = np.roll(v, -1, axis=0) - v
+        return np.stack([v, v + d / 3, v + 2 * d / 3], axis=1).reshape(-1, 2)
+
+    size = 32
+    xx = (np.mgrid[:size, :size][1] + 0.5) / size
+    truth = np.stack([0.9 - 0.8 * xx, 0.2 + 0.6 * xx, 0.5 + 0 * xx], axis=-1)
+    img = np.round(255 * truth).astype(np.uint8)
+    square = np.array([[0.0, 0], [size, 0], [size, size], [0, size]])
+    inner = np.array([[4.0, 4], [28, 4], [28, 28], [4, 28]])
+    paths = [
+        VPath([straight_cubic_loop(square)], np.array([0.5, 0.5, 0.5, 1.0]), is_background=True),
+        VPath(
+            [straight_cubic_loop(inner)],
+            np.array([0.5, 0.5, 0.5, 1.0]),
+            gradient=LinearFill(
+                np.array([4.0, 16]), np.array([28.0, 16]), np.array([[0.5, 0.5, 0.5, 1.0]] * 2)
+            ),
+        ),
+    ]
+
+    def no_generic_render(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the polygon scene must not go through pydiffvg.render")
+
+    monkeypatch.setattr(pydiffvg, "render", no_generic_render)
+    cfg = VectorizeConfig(iterations=60, refine_size=size, preset="photo", time_budget=0)
+    before = paths[1].gradient.stops.copy()
+    rgba = np.dstack([img, np.full((size, size), 255, dtype=np.uint8)])
+    out, steps, _ = refine_paths(paths, rgba, cfg, PRESETS["photo"])
+    assert steps > 0
+    stops = out[1].gradient.stops
+    # The image at the gradient's begin (x = 4) and end (x = 28).
+    want = np.array([truth[16, 4], truth[16, 27]])
+    assert np.abs(stops[:, :3] - want).mean() < 0.5 * np.abs(before[:, :3] - want).mean()
+    assert np.array_equal(out[1].color, [0.5, 0.5, 0.5, 1.0])  # its flat colour is unused

@@ -141,6 +141,28 @@ def palette_index(paths: list[VPath]) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(len(paths), dtype=np.int64), cols
 
 
+#: Gradient fill parameters of a path: begin, end (working pixels, fixed) and the stop
+#: colours ``[2, 4]`` (refined).
+_GradientParams = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _gradient_params(
+    paths: list[VPath], to_work: np.ndarray, device: torch.device
+) -> dict[int, _GradientParams]:
+    """The gradient fill parameters of every path that has one, by path index."""
+    out: dict[int, _GradientParams] = {}
+    for i, p in enumerate(paths):
+        if p.gradient is not None:
+            g = p.gradient
+            stops = torch.tensor(g.stops, dtype=torch.float32, device=device)
+            out[i] = (
+                torch.tensor(g.begin * to_work, dtype=torch.float32, device=device),
+                torch.tensor(g.end * to_work, dtype=torch.float32, device=device),
+                stops.requires_grad_(True),
+            )
+    return out
+
+
 class _Scene:
     """Differentiable parameters of the scene and how to build pydiffvg shapes from them."""
 
@@ -155,18 +177,8 @@ class _Scene:
         #: One parameter per distinct colour; ``colors[i]`` is path i's (shared) tensor.
         self.color_params = [torch.tensor(c, device=device).requires_grad_(True) for c in cols]
         self.colors: list[torch.Tensor] = [self.color_params[i] for i in index.tolist()]
-        #: Gradient fills: begin/end (working pixels, fixed) and stop colours (refined).
-        self.gradients: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-        for i, p in enumerate(paths):
-            if p.gradient is not None:
-                g = p.gradient
-                stops = torch.tensor(g.stops, dtype=torch.float32, device=device)
-                self.gradients[i] = (
-                    torch.tensor(g.begin * to_work, dtype=torch.float32, device=device),
-                    torch.tensor(g.end * to_work, dtype=torch.float32, device=device),
-                    stops.requires_grad_(True),
-                )
-                self.color_params.append(self.gradients[i][2])
+        self.gradients = _gradient_params(paths, to_work, device)
+        self.color_params += [stops for _, _, stops in self.gradients.values()]
         offset = 0
         for p in paths:
             spec: list[tuple[str, Any]] = []
@@ -293,7 +305,8 @@ class _PolygonScene:
     """All-polygon scene: one vertex table rendered by ``pydiffvg.render_polygons``.
 
     Loops are stored region by region (each region one group, in painter's order); the
-    per-path colours are one ``[P, 4]`` tensor gathered per group.
+    per-path colours are one ``[P, 4]`` tensor gathered per group; gradient-filled paths
+    pass their gradient for each of their groups.
     """
 
     def __init__(self, paths: list[VPath], to_work: np.ndarray, device: torch.device) -> None:
@@ -329,8 +342,22 @@ class _PolygonScene:
         #: Colour parameters ``[C, 4]`` (one per palette entry) and each path's row.
         self.colors = torch.tensor(cols, device=device).requires_grad_(True)
         self.path_color = torch.tensor(index, dtype=torch.long, device=device)
+        self.gradients = _gradient_params(paths, to_work, device)
+        self.gradient_groups = [
+            (gi, pi) for gi, pi in enumerate(group_path) if pi in self.gradients
+        ]
+        self.offsets = torch.tensor([0.0, 1.0], device=device)
+
+    def color_params(self) -> list[torch.Tensor]:
+        return [self.colors] + [stops for _, _, stops in self.gradients.values()]
 
     def render(self, pydiffvg: Any, width: int, height: int) -> torch.Tensor:
+        fills = {
+            gi: pydiffvg.LinearGradient(
+                self.gradients[pi][0], self.gradients[pi][1], self.offsets, self.gradients[pi][2]
+            )
+            for gi, pi in self.gradient_groups
+        }
         return cast(
             torch.Tensor,
             pydiffvg.render_polygons(
@@ -340,6 +367,7 @@ class _PolygonScene:
                 self.colors[self.path_color[self.group_path]],
                 width=width,
                 height=height,
+                gradient_fills=fills,
             ),
         )
 
@@ -348,7 +376,7 @@ class _PolygonScene:
         if self.verts.grad is not None:
             self.verts.grad[self.fixed] = 0.0
 
-    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
         with torch.no_grad():
             return (
                 self.verts.detach().cpu().numpy().astype(np.float64) / self.to_work,
@@ -357,14 +385,23 @@ class _PolygonScene:
                 .cpu()
                 .numpy()
                 .astype(np.float64),
+                {
+                    i: stops.detach().clamp(0.0, 1.0).cpu().numpy().astype(np.float64)
+                    for i, (_, _, stops) in self.gradients.items()
+                },
             )
 
-    def write_back(self, paths: list[VPath], state: tuple[np.ndarray, np.ndarray]) -> None:
-        verts, cols = state
-        for p, where, col in zip(paths, self.where, cols, strict=True):
+    def write_back(
+        self, paths: list[VPath], state: tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]
+    ) -> None:
+        verts, cols, stops = state
+        for i, (p, where, col) in enumerate(zip(paths, self.where, cols, strict=True)):
             if not p.is_background:
                 p.subpaths = [_straight_cubic(verts[s : s + n]) for s, n in where]
-            p.color = col
+            if p.gradient is not None:
+                p.gradient.stops = stops[i]
+            else:
+                p.color = col
 
 
 def _straight_cubic(v: np.ndarray) -> np.ndarray:
@@ -406,16 +443,15 @@ def refine_paths(
     sx, sy = tw / w, th / h
     target_pm = _premultiplied(target)
     to_work = np.array([sx, sy])
-    # Gradient fills need render(); flat polygon scenes take the faster render_polygons().
-    if all(p.gradient is None for p in paths) and all(
-        straight_segments(sub).all() for p in paths for sub in p.subpaths
-    ):
+    # Straight-edged scenes (flat or gradient fills) take the faster render_polygons();
+    # curved outlines need render().
+    if all(straight_segments(sub).all() for p in paths for sub in p.subpaths):
         poly = _PolygonScene(paths, to_work, device)
         return _optimise(
             poly,
             paths,
             lambda: poly.render(pydiffvg, tw, th),
-            [poly.colors],
+            poly.color_params(),
             [poly.verts],
             cfg,
             preset,
