@@ -51,7 +51,11 @@ TARGET_CASES = (
     (1024, 512, "image"),
     (256, 256, "layered"),
     (256, 256, "refine"),
+    (256, 256, "refine_gradients"),
 )
+# Cases that run the vectorizer: the baseline revision's vectorizer comes with its renderer
+# (the same coarse scene: outlines and gradients are recorded per run).
+REFINE_KINDS = ("refine", "refine_gradients")
 FULL_CASES = tuple(
     (count, size, kind)
     for size in (256, 512)
@@ -118,8 +122,9 @@ def _layered(count: int, size: int, seed: int = 0) -> tuple[Any, list[int], Any]
 
 def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
     """The vectorizer's refinement on a layered photo scene (skimage's astronaut,
-    ``count`` outlines, flat colours, refined at ``size`` px): seconds per Adam step
-    (render, loss, backward, update), timed around ``refine_paths``."""
+    ``count`` outlines, refined at ``size`` px; flat colours, or with ``refine_gradients``
+    the gradient fills where they win): seconds per Adam step (render, loss, backward,
+    update), timed around ``refine_paths``."""
     import torch
     from skimage import data
 
@@ -143,18 +148,21 @@ def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
         iterations=REFINE_STEPS,
         max_paths=spec["count"],
         refine_size=spec["size"],
-        gradients="off",
+        gradients="auto" if spec["kind"] == "refine_gradients" else "off",
         time_budget=0,
         device=spec["device"],
     )
     image = data.astronaut()
     # A first call pays one-time costs (imports, allocator); the second is measured.
     Vectorizer(replace(cfg, iterations=1)).vectorize(image)
-    Vectorizer(cfg).vectorize(image)
+    result = Vectorizer(cfg).vectorize(image)
     wall, cpu, steps = timed[-1]
     return {
         **spec,
         "runs": steps,
+        "outlines": result.metrics["num_paths"],
+        "gradient_fills": result.metrics["num_gradients"],
+        "psnr": result.metrics["psnr"],
         "median_ms": 1e3 * wall / steps,
         "min_ms": 1e3 * wall / steps,
         "fwd_ms": float("nan"),
@@ -162,6 +170,7 @@ def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms": 1e3 * cpu / steps,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pydiffvg": str(Path(pydiffvg.__file__).parent),
+        "vectorizer": str(Path(refine.__file__).parent),
     }
 
 
@@ -171,7 +180,7 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
 
     import pydiffvg
 
-    if spec["kind"] == "refine":
+    if spec["kind"] in REFINE_KINDS:
         return _refine_case(spec)
     torch.set_num_threads(int(spec["threads"]))
     device = torch.device(spec["device"])
@@ -277,26 +286,35 @@ def default_baseline() -> str:
     return _git("rev-parse", added[-1] + "^")
 
 
+BASELINE_TREES = ("diffvg/src", "services/vectorizer/src")
+
+
 def extract_baseline(rev: str) -> Path:
-    """``diffvg/src`` of ``rev`` under benchmarks/.work/<sha>; returns the import root."""
+    """``diffvg/src`` and ``services/vectorizer/src`` of ``rev`` under
+    benchmarks/.work/<sha>; returns that folder."""
     sha = _git("rev-parse", "--verify", rev + "^{commit}")
-    dest = WORK / f"pydiffvg-{sha[:12]}"
-    src = dest / "diffvg" / "src"
-    if not (src / "pydiffvg" / "__init__.py").exists():
+    dest = WORK / f"baseline-{sha[:12]}"
+    if not all((dest / tree).is_dir() for tree in BASELINE_TREES):
         dest.mkdir(parents=True, exist_ok=True)
         blob = subprocess.run(
-            ["git", "archive", sha, "diffvg/src"], cwd=ROOT, capture_output=True, check=True
+            ["git", "archive", sha, *BASELINE_TREES], cwd=ROOT, capture_output=True, check=True
         ).stdout
         with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
             tar.extractall(dest, filter="data")
-    return src
+    return dest
 
 
-def _run_subprocess(spec: dict[str, Any], pythonpath: Path | None) -> dict[str, Any]:
+def baseline_path(root: Path, kind: str) -> list[Path]:
+    """Import roots of the baseline for a case: its renderer, and for the vectorizer's
+    cases its vectorizer too."""
+    return [root / BASELINE_TREES[0]] + ([root / BASELINE_TREES[1]] if kind in REFINE_KINDS else [])
+
+
+def _run_subprocess(spec: dict[str, Any], pythonpath: list[Path]) -> dict[str, Any]:
     # Passive waiting: spinning OpenMP workers only steal cycles on a shared machine.
     env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "OMP_WAIT_POLICY": "PASSIVE"}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), env.get("PYTHONPATH", "")])
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, __file__, "--case", json.dumps(spec)],
         env=env,
@@ -311,13 +329,13 @@ def _run_subprocess(spec: dict[str, Any], pythonpath: Path | None) -> dict[str, 
 
 
 def speed(out_dir: Path, device: str, cases: list[tuple[int, int, str]], baseline: str) -> None:
-    base_src = extract_baseline(baseline)
+    base_root = extract_baseline(baseline)
     results = []
     load_before = os.getloadavg()
     for count, size, kind in cases:
         spec = {"device": device, "threads": THREADS, "count": count, "size": size, "kind": kind}
         pair = {}
-        for engine, path in (("current", None), ("baseline", base_src)):
+        for engine, path in (("current", []), ("baseline", baseline_path(base_root, kind))):
             res = _run_subprocess({**spec, "engine": engine}, path)
             res["loadavg_1m"] = os.getloadavg()[0]
             print(json.dumps(res), flush=True)
@@ -363,7 +381,9 @@ def _table(payload: dict[str, Any]) -> str:
         "`layered`: 16 canvas-sized opaque polygons under small ones (20-60 vertices, "
         "`render_polygons`); `refine`: the vectorizer's refinement of skimage's astronaut "
         f"(layered outlines, flat colours, {REFINE_STEPS} Adam steps; total = mean time per "
-        "step: render, loss, backward, update). Times are medians per step; `cpu ms` is the "
+        "step: render, loss, backward, update); `refine_gradients`: the same with gradient "
+        "fills where they win (the baseline runs its own vectorizer too; the scenes are "
+        "listed below the table). Times are medians per step; `cpu ms` is the "
         "process's CPU time per step (all threads); speed-up = baseline / current, by total "
         "wall time and by CPU time (the latter is less sensitive to other jobs).",
         "",
@@ -391,6 +411,15 @@ def _table(payload: dict[str, Any]) -> str:
             if cuda:
                 row += f" {r['peak_cuda_mb']:.0f} |"
             lines.append(row)
+    scenes = [
+        f"- `{r['kind']}`, {engine}: {r['outlines']} outlines, {r['gradient_fills']} gradient "
+        f"fills, {r['runs']} steps, PSNR {r['psnr']:.2f} dB"
+        for pair in payload["cases"]
+        for engine, r in (("current", pair["current"]), ("baseline", pair["baseline"]))
+        if "outlines" in r
+    ]
+    if scenes:
+        lines += ["", "Vectorizer cases (the scene each engine refined):", *scenes]
     return "\n".join(lines) + "\n"
 
 
