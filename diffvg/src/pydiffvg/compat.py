@@ -7,9 +7,10 @@ this module maps that onto :func:`pydiffvg.render.render`.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -136,25 +137,31 @@ class RenderFunction:
         background_image: torch.Tensor | None,
         *args: Any,
     ) -> torch.Tensor:
-        """Render serialized scene ``args`` on ``get_device()``: RGBA ``[height, width, 4]``,
-        or for ``OutputType.sdf`` the signed distance ``[height, width, 1]`` (``[M, 1]``
-        at ``eval_positions``)."""
+        """Render serialized scene ``args`` on ``get_device()``: RGBA ``[height, width, 4]``
+        in DiffVG's colour convention (:func:`_diffvg_colour`), or for ``OutputType.sdf``
+        the signed distance ``[height, width, 1]`` (``[M, 1]`` at ``eval_positions``)."""
         del seed  # coverage is analytic and SDF samples sit at cell centres: no noise
         scene = _deserialize(list(args))
         start = time.perf_counter()
         if scene.output_type == OutputType.sdf:
             image = _sdf(scene, width, height, num_samples_x, num_samples_y)
         else:
-            image = render(
-                scene.shapes,
-                scene.groups,
-                width=int(width),
-                height=int(height),
-                samples=max(num_samples_x, num_samples_y),
-                background=background_image,
-                device=get_device(),
-                scale=_output_scale(scene, width, height),
-            )
+
+            def draw(groups: list[ShapeGroup]) -> torch.Tensor:
+                return render(
+                    scene.shapes,
+                    groups,
+                    width=int(width),
+                    height=int(height),
+                    samples=max(num_samples_x, num_samples_y),
+                    background=background_image,
+                    device=get_device(),
+                    scale=_output_scale(scene, width, height),
+                )
+
+            image = draw(scene.groups)
+            if background_image is None:
+                image = _diffvg_colour(image, scene.groups, draw)
         if _print_timing:
             _log.info("render: %.4f s", time.perf_counter() - start)
         return image
@@ -206,6 +213,51 @@ class RenderFunction:
             return d_translation
         per_pixel = num_samples_x * num_samples_y
         return d_translation.reshape(height, width, per_pixel, 2).sum(dim=2)
+
+
+def _diffvg_colour(
+    image: torch.Tensor,
+    groups: list[ShapeGroup],
+    draw: Callable[[list[ShapeGroup]], torch.Tensor],
+) -> torch.Tensor:
+    """DiffVG's colour convention over a transparent canvas: each sample holds the
+    straight colour of what covers it, or zero, and a pixel their mean, so its colour is
+    the straight colour times the share of it that any shape covers (``union``) and only
+    its alpha is the composited opacity. DiffVG's programs fit targets rendered this way
+    (a straight colour alone shows the paint's full colour at a pixel that a shape barely
+    touches, a floor such a loss cannot leave). ``union`` is the alpha of the scene with
+    every paint opaque: the alpha itself when they already are."""
+    opaque = [_opaque_group(g) for g in groups]
+    if all(o is g for o, g in zip(opaque, groups, strict=True)):
+        union = image[..., 3:]
+    else:
+        union = draw(opaque)[..., 3:]
+    return torch.cat([image[..., :3] * union, image[..., 3:]], dim=-1)
+
+
+def _opaque_group(group: ShapeGroup) -> ShapeGroup:
+    """``group`` with its paints at full opacity (itself when they are)."""
+    fill, stroke = _opaque_paint(group.fill_color), _opaque_paint(group.stroke_color)
+    if fill is group.fill_color and stroke is group.stroke_color:
+        return group
+    twin = copy.copy(group)
+    twin.fill_color, twin.stroke_color = fill, stroke
+    return twin
+
+
+def _opaque_paint(paint: Color | None) -> Color | None:
+    if paint is None:
+        return None
+    if isinstance(paint, LinearGradient | RadialGradient):
+        stops = paint.stop_colors
+        if bool((stops.detach()[:, 3] == 1).all()):
+            return paint
+        twin = copy.copy(paint)
+        twin.stop_colors = torch.cat([stops[:, :3], torch.ones_like(stops[:, 3:])], dim=1)
+        return twin
+    if bool(paint.detach().reshape(-1)[3] == 1):
+        return paint
+    return torch.cat([paint.reshape(-1)[:3], torch.ones_like(paint.reshape(-1)[3:4])])
 
 
 def _check_samples(num_samples_x: int, num_samples_y: int) -> None:

@@ -185,23 +185,46 @@ def test_linear_and_radial_gradients() -> None:
 
 
 def test_render_function_matches_render_and_scales() -> None:
+    # Over a background image every sample is covered: DiffVG's convention and ours agree.
     shapes, groups = random_scene(3, width=48, height=48, num_shapes=6)
     args = pydiffvg.RenderFunction.serialize_scene(48, 48, shapes, groups)
+    white = torch.ones(48, 48, 3)
     old = pydiffvg.get_device()
     pydiffvg.set_device("cpu")
     try:
-        a = pydiffvg.RenderFunction.apply(48, 48, 2, 2, 0, None, *args)
-        big = pydiffvg.RenderFunction.apply(96, 96, 2, 2, 0, None, *args)
+        a = pydiffvg.RenderFunction.apply(48, 48, 2, 2, 0, white, *args)
+        big = pydiffvg.RenderFunction.apply(96, 96, 2, 2, 0, torch.ones(96, 96, 3), *args)
     finally:
         pydiffvg.set_device(old)
-    b = pydiffvg.render(shapes, groups, width=48, height=48)
+    b = pydiffvg.render(shapes, groups, width=48, height=48, background=white)
     assert torch.allclose(a, b)
     # Twice the resolution: a 2x2 box-downsample gives back the 1x image closely.
-    down = big.permute(2, 0, 1)
-    pm = torch.cat([down[:3] * down[3:], down[3:]])
-    pm = torch.nn.functional.avg_pool2d(pm[None], 2)[0]
-    ref = torch.cat([b[..., :3] * b[..., 3:], b[..., 3:]], dim=-1).permute(2, 0, 1)
-    assert float((pm - ref).abs().mean()) < 5e-3
+    down = torch.nn.functional.avg_pool2d(big.permute(2, 0, 1)[None], 2)[0]
+    assert float((down - b.permute(2, 0, 1)).abs().mean()) < 5e-3
+
+
+def test_render_function_uses_diffvg_colour_convention() -> None:
+    # Over a transparent canvas DiffVG averages the straight colours of the samples (zero
+    # where nothing covers them): colour = straight colour x covered share, alpha = the
+    # composited opacity. For opaque paints that is the premultiplied colour.
+    tri = pydiffvg.Polygon(torch.tensor([[3.3, 2.2], [28.7, 9.1], [11.6, 29.4]]), True)
+    tri.points.requires_grad_(True)
+    for alpha in (1.0, 0.5):
+        paint = torch.tensor([0.9, 0.4, 0.2, alpha], requires_grad=True)
+        groups = [pydiffvg.ShapeGroup(torch.tensor([0]), paint)]
+        args = pydiffvg.RenderFunction.serialize_scene(32, 32, [tri], groups)
+        out = pydiffvg.RenderFunction.apply(32, 32, 2, 2, 0, None, *args)
+        ours = pydiffvg.render([tri], groups, width=32, height=32)
+        covered = ours[..., 3] / alpha
+        assert torch.allclose(out[..., 3], ours[..., 3])
+        assert torch.allclose(out[..., :3], ours[..., :3] * covered[..., None], atol=1e-6)
+        edge = (covered > 0.05) & (covered < 0.95)
+        assert int(edge.sum()) > 10
+        # At an edge pixel the colour is the paint's, scaled by the share covered.
+        ratio = out[..., 0][edge] / covered[edge]
+        assert torch.allclose(ratio, torch.full_like(ratio, 0.9), atol=1e-5)
+        points_grad, paint_grad = torch.autograd.grad(out.sum(), [tri.points, paint])
+        assert float(points_grad.abs().sum()) > 0 and float(paint_grad[:3].abs().sum()) > 0
 
 
 def test_chunked_rendering_matches_single_pass() -> None:
