@@ -439,7 +439,7 @@ def _composite(
     excl = excl - excl[_segment_start(pairs.tile)]
     weight = ax * torch.exp(excl).to(dt)
     # One channel at a time: no [pairs, tile pixels, 4] product (nor its gradient) is
-    # materialised (about 5-10 % of a layered scene's step, forward and backward).
+    # materialised.
     out = torch.stack(
         [
             colors.new_zeros((grid.ntiles, tt)).index_add(0, pairs.tile, weight * ch)
