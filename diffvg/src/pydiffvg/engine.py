@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pydiffvg.gather import take
 from pydiffvg.geometry import Pieces
 from pydiffvg.paint import gradient_rgba
 from pydiffvg.raster import (
@@ -386,8 +387,8 @@ def _render_chunk(
     fill_sel = torch.nonzero(fill_groups[group]).squeeze(1)
     if stacked and box is not None:
         return fill_stack(
-            a[fill_sel],
-            b[fill_sel],
+            take(a, fill_sel),
+            take(b, fill_sel),
             group[fill_sel],
             even_odd=even_odd,
             colors=solid[2 * g0 : 2 * (g0 + ng) : 2],
@@ -405,10 +406,10 @@ def _render_chunk(
         stroke_groups = torch.tensor(has_stroke, dtype=torch.bool, device=dev)
         sel = torch.nonzero(stroke_groups[group] & stroke).squeeze(1)
         stroke_entries_ = stroke_entries(
-            a[sel],
-            b[sel],
-            ha=ha[sel],
-            hb=hb[sel],
+            take(a, sel),
+            take(b, sel),
+            ha=take(ha, sel),
+            hb=take(hb, sel),
             group=group[sel],
             layer_of_group=layers + 1,
             width=width,
@@ -417,8 +418,8 @@ def _render_chunk(
         )
     if box is not None:
         return _render_dense(
-            a[fill_sel],
-            b[fill_sel],
+            take(a, fill_sel),
+            take(b, fill_sel),
             group[fill_sel],
             even_odd=even_odd,
             strokes=stroke_entries_,
@@ -434,8 +435,8 @@ def _render_chunk(
     if any(has_fill):
         parts.append(
             fill_entries(
-                a[fill_sel],
-                b[fill_sel],
+                take(a, fill_sel),
+                take(b, fill_sel),
                 group[fill_sel],
                 even_odd=even_odd,
                 layer_of_group=layers,
@@ -448,7 +449,7 @@ def _render_chunk(
     pixel = torch.cat([p.pixel for p in parts])
     layer = torch.cat([p.layer for p in parts])
     cov = torch.cat([p.cov for p in parts])
-    rgba = solid[layer]
+    rgba = take(solid, layer)
     for lid, paint in gradients:
         if not 2 * g0 <= lid < 2 * (g0 + ng):
             continue

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pydiffvg.gather import take
 from pydiffvg.shape import Circle, Ellipse, Path, Polygon, Rect, Shape, ShapeGroup
 
 __all__ = ["Pieces", "flatten_scene"]
@@ -171,12 +172,12 @@ class _Builder:
             idx = torch.from_numpy(idx_np).to(dev)
             kind = torch.from_numpy(kind_np).to(dev)
             elevate = torch.tensor(_ELEVATE, dtype=self.dtype, device=dev)
-            gathered = table[idx]  # [S, 4, 2]
+            gathered = take(table, idx.reshape(-1)).reshape(-1, 4, 2)  # [S, 4, 2]
             ctrls.append(torch.einsum("sij,sjd->sid", elevate[kind], gathered))
             kinds.append(kind)
             groups.append(group_np)
             strokes.append(stroke_np)
-            widths.append(torch.stack([wtable[idx[:, 0]], wtable[idx[:, 3]]], dim=1))
+            widths.append(torch.stack([take(wtable, idx[:, 0]), take(wtable, idx[:, 3])], dim=1))
         if self.direct_ctrl:
             ctrls.append(torch.cat(self.direct_ctrl))
             kinds.append(torch.full((ctrls[-1].shape[0],), 2, dtype=torch.int64, device=dev))
@@ -193,15 +194,18 @@ class _Builder:
                 empty.reshape(0, 2),
             )
         group_np = np.concatenate(groups)
+        out = (
+            torch.cat(ctrls),
+            torch.cat(kinds),
+            torch.from_numpy(group_np).to(dev),
+            torch.from_numpy(np.concatenate(strokes)).to(dev),
+            torch.cat(widths),
+        )
+        if len(ctrls) == 1:  # each list was filled in group order
+            return out
         # Circles and ellipses were collected apart; restore painter's (group) order.
         order = torch.from_numpy(np.argsort(group_np, kind="stable")).to(dev)
-        return (
-            torch.cat(ctrls)[order],
-            torch.cat(kinds)[order],
-            torch.from_numpy(group_np).to(dev)[order],
-            torch.from_numpy(np.concatenate(strokes)).to(dev)[order],
-            torch.cat(widths)[order],
-        )
+        return tuple(take(x, order) for x in out)  # type: ignore[return-value]
 
 
 def _shape_segments(builder: _Builder, shape: Shape, group: int) -> None:
@@ -301,7 +305,7 @@ def flatten_scene(
         t0 = (j.to(dtype) / nn).unsqueeze(-1)
         t1 = ((j + 1).to(dtype) / nn).unsqueeze(-1)
 
-    c = ctrl[seg_of_piece]  # [N, 4, 2]
+    c = take(ctrl, seg_of_piece)  # [N, 4, 2]
 
     def bezier(t: torch.Tensor) -> torch.Tensor:
         s = 1 - t
@@ -314,7 +318,7 @@ def flatten_scene(
 
     a = bezier(t0)
     b = bezier(t1)
-    w = seg_w[seg_of_piece]
+    w = take(seg_w, seg_of_piece)
     ha = w[:, 0] + t0[:, 0] * (w[:, 1] - w[:, 0])
     hb = w[:, 0] + t1[:, 0] * (w[:, 1] - w[:, 0])
     return Pieces(a, b, seg_group[seg_of_piece], seg_stroke[seg_of_piece], ha, hb)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pydiffvg.gather import take
+
 __all__ = ["Fragments", "on_grid_lines", "one_sided_rule", "turn_sides"]
 
 
@@ -47,7 +49,12 @@ class Fragments:
 
     def take(self, idx: torch.Tensor) -> Fragments:
         return Fragments(
-            self.g[idx], self.cx[idx], self.cy[idx], self.dy[idx], self.xm[idx], self.turn[idx]
+            self.g[idx],
+            self.cx[idx],
+            self.cy[idx],
+            take(self.dy, idx),
+            take(self.xm, idx),
+            self.turn[idx],
         )
 
     def cat(self, other: Fragments) -> Fragments:
@@ -115,7 +122,7 @@ def on_grid_lines(
         torch.cat([f.g[has_up], f.g[has_dn]]),
         tcx.long(),
         torch.cat([f.cy[has_up] - 1, f.cy[has_dn] + 1]),
-        torch.cat([up[has_up], dn[has_dn]]),
+        torch.cat([take(up, has_up), take(dn, has_dn)]),
         txm,
         _deposit(torch.cat([way_up, way_dn]), txm),
     )
@@ -147,8 +154,8 @@ def _split_vertical(f: Fragments) -> Fragments:
         torch.cat([f.g, f.g[idx]]),
         torch.cat([f.cx, f.cx[idx] - 1]),
         torch.cat([f.cy, f.cy[idx]]),
-        torch.cat([dy, dy[idx]]),
-        torch.cat([f.xm, f.xm[idx] + 1]),
+        torch.cat([dy, take(dy, idx)]),
+        torch.cat([f.xm, take(f.xm, idx) + 1]),
         torch.cat([turn, left]),
     )
 

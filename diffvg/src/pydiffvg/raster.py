@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pydiffvg.gather import take
 from pydiffvg.kinks import Fragments, on_grid_lines, one_sided_rule, turn_sides
 
 __all__ = [
@@ -136,7 +137,7 @@ def fill_entries(
             & (torch.minimum(a[:, 0], b[:, 0]) < width)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    f = fragments(a[kidx], b[kidx], group[kidx], width, height)
+    f = fragments(take(a, kidx), take(b, kidx), group[kidx], width, height)
     g = f.g
     with torch.no_grad():
         base = off[g] + (f.cy - by0[g]) * stride[g]
@@ -157,8 +158,8 @@ def fill_entries(
 
     def row_sums(x: torch.Tensor) -> torch.Tensor:
         cs = torch.cumsum(x, 0)
-        prev = torch.where(row_start > 0, cs[(row_start - 1).clamp(min=0)], cs.new_zeros(1))
-        return cs - prev[elem_row]
+        prev = torch.where(row_start > 0, take(cs, (row_start - 1).clamp(min=0)), 0.0)
+        return cs - take(prev, elem_row)
 
     acc = row_sums(buf)
     side = None
@@ -174,7 +175,7 @@ def fill_entries(
         erow = elem_row[nz]
         pixel = (by0[eg[nz]] + row_local[erow]) * width + bx0[eg[nz]] + col[nz]
         layer = layer_of_group[eg[nz]]
-    return Entries(pixel, layer, cov[nz])
+    return Entries(pixel, layer, take(cov, nz))
 
 
 def fragments(
@@ -206,8 +207,8 @@ def fragments(
         kval = torch.where(
             is_x, k_start[owner, 0] + local - 2, k_start[owner, 1] + local - 2 - nx
         ).to(dt)
-    ao = a[owner]
-    do = d[owner]
+    ao = take(a, owner)
+    do = take(d, owner)
     safe_dx = torch.where(do[:, 0] == 0, torch.ones_like(do[:, 0]), do[:, 0])
     safe_dy = torch.where(do[:, 1] == 0, torch.ones_like(do[:, 1]), do[:, 1])
     tx = (kval - ao[:, 0]) / safe_dx
@@ -216,17 +217,17 @@ def fragments(
     with torch.no_grad():
         key = owner.to(torch.float64) * 2.0 + t.detach().to(torch.float64).clamp(0, 1)
         perm = torch.argsort(key)
-    t = t[perm]
+    t = take(t, perm)
     with torch.no_grad():  # only slanted pieces can cross both lines at one point
         slanted = (do[:, 0] != 0) & (do[:, 1] != 0)
     q = _snap_corners(
-        ao[perm] + t[:, None] * do[perm], (is_x & slanted)[perm], (is_y & slanted)[perm]
+        take(ao, perm) + t[:, None] * take(do, perm), (is_x & slanted)[perm], (is_y & slanted)[perm]
     )
     with torch.no_grad():
         same = owner[:-1] == owner[1:]  # owner is non-decreasing, so perm keeps it
         sidx = torch.nonzero(same).squeeze(1)
-    q0 = q[sidx]
-    q1 = q[sidx + 1]
+    q0 = take(q, sidx)
+    q1 = take(q, sidx + 1)
     box_hi = torch.tensor([float(width), float(height)], dtype=dt, device=dev)
     q0 = torch.minimum(q0.clamp(min=0), box_hi)
     q1 = torch.minimum(q1.clamp(min=0), box_hi)
@@ -244,10 +245,11 @@ def fragments(
         g = pg[owner[sidx[oidx]]]
         cx = cx[oidx]
         cy = cy[oidx]
-    xm = 0.5 * (q0[oidx, 0] + q1[oidx, 0]) - cx.to(dt)
-    frags = Fragments(g, cx, cy, dyf[oidx], xm, dyf.new_zeros(oidx.shape[0], 2))
+    q0, q1 = take(q0, oidx), take(q1, oidx)
+    xm = 0.5 * (q0[:, 0] + q1[:, 0]) - cx.to(dt)
+    frags = Fragments(g, cx, cy, take(dyf, oidx), xm, dyf.new_zeros(oidx.shape[0], 2))
     if grad:
-        frags = on_grid_lines(frags, q0[oidx], q1[oidx], ends, height)
+        frags = on_grid_lines(frags, q0, q1, ends, height)
     return frags
 
 
@@ -290,7 +292,7 @@ def box_fragments(
             & (torch.minimum(a[:, 0], b[:, 0]) < x1 + 1)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    f = fragments(a[kidx], b[kidx], group[kidx], width, height)
+    f = fragments(take(a, kidx), take(b, kidx), group[kidx], width, height)
     with torch.no_grad():
         ok = torch.nonzero((f.cy >= y0) & (f.cy <= y1)).squeeze(1)
     return f.take(ok)
@@ -396,11 +398,12 @@ def stroke_entries(
         s0 = local.to(dt) / ns
         s1 = (local + 1).to(dt) / ns
     d = b - a
-    sa = a[owner] + s0[:, None] * d[owner]
-    sb = a[owner] + s1[:, None] * d[owner]
-    dh = hb - ha
-    sha = ha[owner] + s0 * dh[owner]
-    shb = ha[owner] + s1 * dh[owner]
+    a_o, d_o = take(a, owner), take(d, owner)
+    sa = a_o + s0[:, None] * d_o
+    sb = a_o + s1[:, None] * d_o
+    ha_o, dh_o = take(ha, owner), take(hb - ha, owner)
+    sha = ha_o + s0 * dh_o
+    shb = ha_o + s1 * dh_o
     sg = group[owner]
     with torch.no_grad():
         reach = torch.maximum(sha, shb).detach().clamp(min=0) + 0.5
@@ -420,14 +423,14 @@ def stroke_entries(
         py = p_lo[pown, 1] + plocal // wx
         offset = (torch.stack([sub % samples, sub // samples], dim=1).to(dt) + 0.5) / samples
         centre = torch.stack([px, py], dim=1).to(dt) + offset
-    pa = sa[pown]
-    pd = (sb - sa)[pown]
+    pa = take(sa, pown)
+    pd = take(sb - sa, pown)
     rel = centre - pa
     len2 = (pd * pd).sum(1)
     tt = ((rel * pd).sum(1) / len2.clamp(min=1e-12)).clamp(0, 1)
     diff = rel - tt[:, None] * pd
     dist = torch.sqrt((diff * diff).sum(1).clamp(min=1e-12))
-    h = sha[pown] + tt * (shb - sha)[pown]
+    h = take(sha, pown) + tt * take(shb - sha, pown)
     half_cell = 0.5 / samples
     cov = (torch.minimum(dist + half_cell, h) - torch.maximum(dist - half_cell, -h)).clamp(
         0, 2 * half_cell
@@ -448,7 +451,7 @@ def stroke_entries(
         ukey = uniq[nz]
         pixel = ukey % (width * height)
         layer = layer_of_group[ukey // (width * height)]
-    return Entries(pixel, layer, best[nz])
+    return Entries(pixel, layer, take(best, nz))
 
 
 def composite(
@@ -476,12 +479,12 @@ def composite(
         _, counts = torch.unique_consecutive(spix, return_counts=True)
         seg_end = torch.repeat_interleave(torch.cumsum(counts, 0) - 1, counts)
     # Colours outside [0, 1] (e.g. mid-optimisation) must not break log(1 - a).
-    sa = alpha[order].clamp(0.0, 1.0)
+    sa = take(alpha, order).clamp(0.0, 1.0)
     log1m = torch.log1p(-sa * (1 - OPAQUE_EPS))
     cs = torch.cumsum(log1m.to(torch.float64), 0)
-    above = torch.exp(cs[seg_end] - cs).to(dt)  # transmittance of the layers on top
+    above = torch.exp(take(cs, seg_end) - cs).to(dt)  # transmittance of the layers on top
     weight = sa * above
-    color = color.index_add(0, spix, weight[:, None] * rgb[order])
+    color = color.index_add(0, spix, weight[:, None] * take(rgb, order))
     cover = cover.index_add(0, spix, weight)
     logt = logt.index_add(0, spix, log1m)
     return color, cover, logt

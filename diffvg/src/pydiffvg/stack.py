@@ -12,10 +12,11 @@ the layer passes through the tile, otherwise the layer covers the whole tile or 
 it (one winding number, looked up from the sorted winding deposits). Only partial pairs
 get a per-pixel coverage (a prefix sum of the deposits inside the tile plus the winding
 carried in from the left). Pairs are then composited per tile, top layer first, and a
-tile stops where the layers that cover it whole have let less than ``DEPTH_CUT`` of the
-light through: what lies under that changes no pixel by more than ``DEPTH_CUT``. The
-dense work thus follows (tiles x visible layers), not (pixels x layers); a layered scene
-with opaque canvas-sized layers pays for the top one or two of them only.
+tile stops where the layers that cover it whole, leaving out the most opaque of them,
+have let less than ``DEPTH_CUT`` of the light through: what lies under that changes no
+pixel, nor its derivative with respect to any kept layer, by more than ``DEPTH_CUT``.
+The dense work thus follows (tiles x visible layers), not (pixels x layers); a layered
+scene with opaque canvas-sized layers pays for the top two of them only.
 """
 
 from __future__ import annotations
@@ -24,22 +25,30 @@ import math
 
 import torch
 
+from pydiffvg.gather import take
 from pydiffvg.kinks import turn_sides
 from pydiffvg.paint import gradient_rgba, min_stop_alpha
-from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments, ragged_arange
+from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments, group_boxes, ragged_arange
 from pydiffvg.shape import LinearGradient, RadialGradient
 
-__all__ = ["DEPTH_CUT", "TILE", "fill_stack"]
+__all__ = ["DEPTH_CUT", "SMALL_TILE", "TILE", "fill_stack"]
 
-# Tile side in pixels: small tiles cut deeper stacks sooner and hold fewer partial pixels;
-# large ones mean fewer (tile, layer) pairs to look up (measured in diffvg_bench.py).
+# Tile side in pixels. A partial pair costs tile x tile pixels, so partial work follows
+# (outline length x tile side); every pair also costs lookups, and a canvas-sized layer
+# covers (area / tile^2) tiles whole. Scenes of small shapes (median box side under
+# SMALL_SHAPE pixels: superpixel regions, a layered scene's top) take SMALL_TILE, scenes
+# of large shapes TILE (both measured on diffvg_bench.py's scenes).
 TILE = 16
+SMALL_TILE = 8
+SMALL_SHAPE = 48.0
 # Layers under a transmittance bound below this are skipped (0 keeps every layer). An
-# opaque layer lets OPAQUE_EPS through, so one opaque layer that covers a tile ends it.
+# opaque layer lets OPAQUE_EPS through, so two opaque layers that cover a tile end it.
 DEPTH_CUT = 1e-5
 
 # Opacity is scaled by _KEEP in 1 - a (see raster.OPAQUE_EPS).
 _KEEP = 1 - OPAQUE_EPS
+# More than -log(OPAQUE_EPS): per-tile offsets that keep a running minimum in its tile.
+_SHIFT = 64.0
 
 
 def fill_stack(
@@ -67,7 +76,11 @@ def fill_stack(
     gradients = gradients or []
     dev, dt = a.device, a.dtype
     x0, y0, x1, y1 = box
-    grid = _Grid(rows=y1 - y0 + 1, cols=x1 - x0 + 1, layers=even_odd.shape[0], tile=TILE)
+    with torch.no_grad():
+        layer_box = group_boxes(a, b, group, even_odd.shape[0], a.new_zeros(a.shape[0]))
+    grid = _Grid(
+        rows=y1 - y0 + 1, cols=x1 - x0 + 1, layers=even_odd.shape[0], tile=_tile_side(layer_box)
+    )
     f = box_fragments(a, b, group, box=box, width=width, height=height)
     f = f.take(torch.nonzero(f.cx <= x1).squeeze(1))  # right of the box: no cell changes
     with torch.no_grad():
@@ -78,9 +91,7 @@ def fill_stack(
     )
     with torch.no_grad():
         hp = _horizontal_tiles(a, b, group, box, grid)
-        pairs = _pairs(
-            edges, hp, (a, b, group), box=box, winding=winding, even_odd=even_odd, grid=grid
-        )
+        pairs = _pairs(edges, hp, layer_box, box=box, winding=winding, even_odd=even_odd, grid=grid)
         alpha_nograd = colors[:, 3].detach().clamp(0.0, 1.0)
         for g, paint in gradients:  # a bound: the cut must not skip a visible layer
             alpha_nograd[g] = min_stop_alpha(paint)
@@ -115,6 +126,15 @@ def fill_stack(
     full = torch.zeros((npix, 5), dtype=dt, device=dev)
     full = full.index_copy(0, pixels, torch.cat([out, logt[:, None]], dim=1))
     return full[:, :3], full[:, 3], full[:, 4]
+
+
+def _tile_side(layer_box: torch.Tensor) -> int:
+    """SMALL_TILE when the layers' boxes ``[G, 4]`` have a median side under SMALL_SHAPE."""
+    side = torch.maximum(layer_box[:, 2] - layer_box[:, 0], layer_box[:, 3] - layer_box[:, 1])
+    side = side[torch.isfinite(side)]
+    if side.numel() == 0:
+        return TILE
+    return SMALL_TILE if float(side.median()) < SMALL_SHAPE else TILE
 
 
 class _Grid:
@@ -211,7 +231,7 @@ def _edge_cells(
 
     def row_sums(full: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
         before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
-        return (before - before[seg_first][seg_inv]).to(full.dtype) + own
+        return (before - take(take(before, seg_first), seg_inv)).to(full.dtype) + own
 
     full = per_cell(dy)
     own = per_cell(dy * (1 - xm))
@@ -230,7 +250,7 @@ def _edge_cells(
         ulayer,
         (seg % grid.rows)[is_edge],
         ucell[is_edge],
-        apply_rule(acc[is_edge], even_odd[ulayer], side),
+        apply_rule(take(acc, is_edge), even_odd[ulayer], side),
         torch.zeros_like(ulayer, dtype=torch.bool) if side is None else side != 0,
     )
     return edges, winding
@@ -296,7 +316,7 @@ def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor
 def _pairs(
     edges: _EdgeCells,
     horizontal: tuple[torch.Tensor, torch.Tensor],
-    pieces: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    layer_box: torch.Tensor,
     *,
     box: tuple[int, int, int, int],
     winding: _Winding,
@@ -304,8 +324,8 @@ def _pairs(
     grid: _Grid,
 ) -> _Pairs:
     """Partial pairs (an outline passes through the tile) and full ones (the winding of
-    the tile's corner, the same all over the tile, is inside)."""
-    a, b, group = pieces
+    the tile's corner, the same all over the tile, is inside); ``layer_box`` ``[G, 4]``
+    bounds each layer's pieces."""
     x0, y0, _, _ = box
     t = grid.tile
     partial = torch.unique(
@@ -317,20 +337,7 @@ def _pairs(
         )
     )
     # Candidates: every tile of each layer's bounding box.
-    lo = torch.minimum(a, b)
-    hi = torch.maximum(a, b)
-    inf = torch.tensor(float("inf"), dtype=a.dtype, device=a.device)
-    mins = (
-        inf.expand(grid.layers, 2)
-        .clone()
-        .scatter_reduce_(0, group[:, None].expand(-1, 2), lo, "amin")
-    )
-    maxs = (
-        (-inf)
-        .expand(grid.layers, 2)
-        .clone()
-        .scatter_reduce_(0, group[:, None].expand(-1, 2), hi, "amax")
-    )
+    mins, maxs = layer_box[:, :2], layer_box[:, 2:]
     fin = torch.isfinite(mins).all(1)
     mins = torch.where(torch.isfinite(mins), mins, 0)
     maxs = torch.where(torch.isfinite(maxs), maxs, 0)
@@ -366,13 +373,25 @@ def _segment_start(tile: torch.Tensor) -> torch.Tensor:
 
 def _cut(pairs: _Pairs, alpha: torch.Tensor, grid: _Grid) -> _Pairs:
     """Drop pairs under the tile's layers whose full cover lets less than DEPTH_CUT of
-    the light through (a bound for every pixel of the tile: partial layers only add)."""
+    the light through, leaving out the most opaque of those layers (a bound for every
+    pixel of the tile: partial layers only add). What is dropped changes no pixel by more
+    than DEPTH_CUT, nor the derivative with respect to any kept layer's opacity, which
+    is minus the light that reaches the layer times what lies under it: with that layer
+    left out of the product, the bound holds for each of them."""
     if DEPTH_CUT <= 0 or pairs.key.numel() == 0:
         return pairs
     f = torch.where(pairs.full, torch.log1p(-alpha[pairs.layer].to(torch.float64) * _KEEP), 0.0)
+    start = _segment_start(pairs.tile)
     excl = torch.cumsum(f, 0) - f
-    excl = excl - excl[_segment_start(pairs.tile)]
-    return pairs.subset(torch.nonzero(excl > math.log(DEPTH_CUT)).squeeze(1), grid)
+    excl = excl - excl[start]
+    # The most opaque full layer above each pair: a running minimum of f per tile, run
+    # over the whole list with each tile's values shifted below every earlier tile's
+    # (f >= log(OPAQUE_EPS) > -_SHIFT).
+    index = torch.arange(f.shape[0], device=f.device)
+    shift = torch.cumsum((start == index).to(torch.float64), 0) * _SHIFT
+    lowest = torch.cummin(f - shift, 0).values + shift
+    above = torch.where(start == index, 0.0, lowest[(index - 1).clamp(min=0)])
+    return pairs.subset(torch.nonzero(excl - above > math.log(DEPTH_CUT)).squeeze(1), grid)
 
 
 def _composite(
@@ -413,22 +432,17 @@ def _composite(
         hit = torch.nonzero(hit).squeeze(1)
         eflat = (pos[hit] * t + edges.row[hit] % t) * t + edges.col[hit] % t
     # Edge cells carry the gradient with respect to the points.
-    cov = cov.index_put((eflat,), edges.cov[hit]).view(-1, tt)
+    cov = cov.index_put((eflat,), take(edges.cov, hit)).view(-1, tt)
     n = pairs.key.shape[0]
     c = colors.new_ones((n, tt)).index_copy(0, part, cov)
     alpha = colors[:, 3].clamp(0.0, 1.0)
-    pair_alpha = alpha[pairs.layer][:, None]
+    pair_alpha = take(alpha, pairs.layer)[:, None]
     # Colour channels per pair: [n, 1] for solid paints, [n, tt] with gradient paints.
-    pair_rgb = colors[:, :3][pairs.layer]
+    pair_rgb = take(colors[:, :3], pairs.layer)
     channels = [pair_rgb[:, k : k + 1] for k in range(3)]
     if gradients:
-        paint = torch.cat([colors[:, :3], torch.ones_like(colors[:, :1])], dim=1)
         pair_alpha, pair_paint = _gradient_paints(
-            pairs,
-            gradients,
-            pair_alpha.expand(n, tt),
-            paint[pairs.layer][:, None, :].expand(n, tt, 4),
-            grid,
+            pairs, gradients, pair_alpha.expand(n, tt), pair_rgb[:, None, :].expand(n, tt, 3), grid
         )
         channels = [pair_paint[..., k] for k in range(3)]
     ax = pair_alpha * c
@@ -436,7 +450,7 @@ def _composite(
     # Transmittance of the layers above, within each tile (float64: the running sum
     # spans all tiles).
     excl = torch.cumsum(log1m.to(torch.float64), 0) - log1m
-    excl = excl - excl[_segment_start(pairs.tile)]
+    excl = excl - take(excl, _segment_start(pairs.tile))
     weight = ax * torch.exp(excl).to(dt)
     # One channel at a time: no [pairs, tile pixels, 4] product (nor its gradient) is
     # materialised.
@@ -463,8 +477,8 @@ def _gradient_paints(
     pair_paint: torch.Tensor,
     grid: _Grid,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-pixel opacity ``[n, tt]`` and colour (with a 1 for alpha) ``[n, tt, 4]`` of the
-    pairs, with gradient-filled layers evaluated at their tiles' pixel centres."""
+    """Per-pixel opacity ``[n, tt]`` and colour ``[n, tt, 3]`` of the pairs, with
+    gradient-filled layers evaluated at their tiles' pixel centres."""
     t = grid.tile
     dev, dt = pair_alpha.device, pair_alpha.dtype
     local = torch.arange(t * t, device=dev)
@@ -479,7 +493,5 @@ def _gradient_paints(
             centres = torch.stack([col + x0, row + y0], dim=-1).reshape(-1, 2).to(dt) + 0.5
         rgba = gradient_rgba(paint, centres).reshape(-1, t * t, 4)
         pair_alpha = pair_alpha.index_copy(0, sel, rgba[..., 3].clamp(0.0, 1.0))
-        pair_paint = pair_paint.index_copy(
-            0, sel, torch.cat([rgba[..., :3], torch.ones_like(rgba[..., 3:])], dim=-1)
-        )
+        pair_paint = pair_paint.index_copy(0, sel, rgba[..., :3])
     return pair_alpha, pair_paint
