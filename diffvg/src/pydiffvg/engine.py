@@ -389,7 +389,7 @@ def _render_chunk(
         return fill_stack(
             take(a, fill_sel),
             take(b, fill_sel),
-            group[fill_sel],
+            take(group, fill_sel),
             even_odd=even_odd,
             colors=solid[2 * g0 : 2 * (g0 + ng) : 2],
             gradients=[
@@ -410,7 +410,7 @@ def _render_chunk(
             take(b, sel),
             ha=take(ha, sel),
             hb=take(hb, sel),
-            group=group[sel],
+            group=take(group, sel),
             layer_of_group=layers + 1,
             width=width,
             height=height,
@@ -420,7 +420,7 @@ def _render_chunk(
         return _render_dense(
             take(a, fill_sel),
             take(b, fill_sel),
-            group[fill_sel],
+            take(group, fill_sel),
             even_odd=even_odd,
             strokes=stroke_entries_,
             any_stroke=any(has_stroke),
@@ -437,7 +437,7 @@ def _render_chunk(
             fill_entries(
                 take(a, fill_sel),
                 take(b, fill_sel),
-                group[fill_sel],
+                take(group, fill_sel),
                 even_odd=even_odd,
                 layer_of_group=layers,
                 width=width,

@@ -48,14 +48,7 @@ class Fragments:
     turn: torch.Tensor
 
     def take(self, idx: torch.Tensor) -> Fragments:
-        return Fragments(
-            self.g[idx],
-            self.cx[idx],
-            self.cy[idx],
-            take(self.dy, idx),
-            take(self.xm, idx),
-            self.turn[idx],
-        )
+        return Fragments(*(take(x, idx) for x in self.fields()))
 
     def cat(self, other: Fragments) -> Fragments:
         return Fragments(

@@ -49,7 +49,7 @@ def ragged_arange(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     times and local ``0..n_i-1``."""
     owner = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
     starts = torch.cumsum(counts, 0) - counts
-    local = torch.arange(owner.shape[0], device=counts.device) - starts[owner]
+    local = torch.arange(owner.shape[0], device=counts.device) - take(starts, owner)
     return owner, local
 
 
@@ -130,31 +130,31 @@ def fill_entries(
             return empty
         ay, by_ = a[:, 1], b[:, 1]
         keep = (
-            visible[group]
+            take(visible, group)
             & ((ay != by_) | a.requires_grad)  # level pieces carry y gradients
             & (torch.maximum(ay, by_) > 0)
             & (torch.minimum(ay, by_) < height)
             & (torch.minimum(a[:, 0], b[:, 0]) < width)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    f = fragments(take(a, kidx), take(b, kidx), group[kidx], width, height)
+    f = fragments(take(a, kidx), take(b, kidx), take(group, kidx), width, height)
     g = f.g
     with torch.no_grad():
-        base = off[g] + (f.cy - by0[g]) * stride[g]
-        col0 = torch.minimum((f.cx - bx0[g]).clamp(min=0), bw[g])
-        col1 = torch.minimum((f.cx + 1 - bx0[g]).clamp(min=0), bw[g])
+        base = take(off, g) + (f.cy - take(by0, g)) * take(stride, g)
+        col0 = torch.minimum((f.cx - take(bx0, g)).clamp(min=0), take(bw, g))
+        col1 = torch.minimum((f.cx + 1 - take(bx0, g)).clamp(min=0), take(bw, g))
         at = torch.cat([base + col0, base + col1])
     buf = a.new_zeros(total).index_add(0, at, torch.cat([f.dy * (1 - f.xm), f.dy * f.xm]))
 
     with torch.no_grad():
         rows_per_group = torch.where(visible, bh, torch.zeros_like(bh))
         row_group, row_local = ragged_arange(rows_per_group)
-        row_start = off[row_group] + row_local * stride[row_group]
-        row_len = stride[row_group]
+        row_start = take(off, row_group) + row_local * take(stride, row_group)
+        row_len = take(stride, row_group)
         elem_row = torch.repeat_interleave(torch.arange(row_start.shape[0], device=dev), row_len)
-        col = torch.arange(total, device=dev) - row_start[elem_row]
-        eg = row_group[elem_row]
-        inside = col < bw[eg]
+        col = torch.arange(total, device=dev) - take(row_start, elem_row)
+        eg = take(row_group, elem_row)
+        inside = col < take(bw, eg)
 
     def row_sums(x: torch.Tensor) -> torch.Tensor:
         cs = torch.cumsum(x, 0)
@@ -166,15 +166,17 @@ def fill_entries(
     if f.dy.requires_grad and bool(f.turn.any()):
         turn = a.new_zeros(total).index_add(0, at, f.turn.T.reshape(-1).to(a.dtype))
         side = turn_sides(row_sums(turn))
-    cov = apply_rule(acc, even_odd[eg], side)
+    cov = apply_rule(acc, take(even_odd, eg), side)
     with torch.no_grad():
         keep_cell = cov.detach() > 1e-6
         if side is not None:  # an empty cell beside an edge on a grid line has a gradient
             keep_cell |= side != 0
         nz = torch.nonzero(inside & keep_cell).squeeze(1)
-        erow = elem_row[nz]
-        pixel = (by0[eg[nz]] + row_local[erow]) * width + bx0[eg[nz]] + col[nz]
-        layer = layer_of_group[eg[nz]]
+        erow, eg_nz = take(elem_row, nz), take(eg, nz)
+        pixel = (
+            (take(by0, eg_nz) + take(row_local, erow)) * width + take(bx0, eg_nz) + take(col, nz)
+        )
+        layer = take(layer_of_group, eg_nz)
     return Entries(pixel, layer, take(cov, nz))
 
 
@@ -201,12 +203,11 @@ def fragments(
         nk = (k_end - k_start + 1).clamp(min=0)  # [N, 2] grid crossings in x and y
         counts = 2 + nk[:, 0] + nk[:, 1]
         owner, local = ragged_arange(counts)
-        nx = nk[owner, 0]
+        nx = take(nk[:, 0], owner)
         is_x = (local >= 2) & (local < 2 + nx)
         is_y = local >= 2 + nx
-        kval = torch.where(
-            is_x, k_start[owner, 0] + local - 2, k_start[owner, 1] + local - 2 - nx
-        ).to(dt)
+        start_k = take(k_start, owner)
+        kval = torch.where(is_x, start_k[:, 0] + local - 2, start_k[:, 1] + local - 2 - nx).to(dt)
     ao = take(a, owner)
     do = take(d, owner)
     safe_dx = torch.where(do[:, 0] == 0, torch.ones_like(do[:, 0]), do[:, 0])
@@ -240,11 +241,12 @@ def fragments(
         # Level fragments add no area but, with gradients, carry their end points' y.
         row_ok = (cy >= 0) & (cy < height) & ((dyf.detach() != 0) | grad)
         oidx = torch.nonzero(row_ok).squeeze(1)
-        first_at = (torch.cumsum(counts, 0) - counts)[owner[sidx[oidx]]]
-        ends = (sidx[oidx] == first_at, sidx[oidx] + 1 == first_at + counts[owner[sidx[oidx]]] - 1)
-        g = pg[owner[sidx[oidx]]]
-        cx = cx[oidx]
-        cy = cy[oidx]
+        start, piece = take(sidx, oidx), take(owner, take(sidx, oidx))
+        first_at = take(torch.cumsum(counts, 0) - counts, piece)
+        ends = (start == first_at, start + 1 == first_at + take(counts, piece) - 1)
+        g = take(pg, piece)
+        cx = take(cx, oidx)
+        cy = take(cy, oidx)
     q0, q1 = take(q0, oidx), take(q1, oidx)
     xm = 0.5 * (q0[:, 0] + q1[:, 0]) - cx.to(dt)
     frags = Fragments(g, cx, cy, take(dyf, oidx), xm, dyf.new_zeros(oidx.shape[0], 2))
@@ -292,7 +294,7 @@ def box_fragments(
             & (torch.minimum(a[:, 0], b[:, 0]) < x1 + 1)
         )
         kidx = torch.nonzero(keep).squeeze(1)
-    f = fragments(take(a, kidx), take(b, kidx), group[kidx], width, height)
+    f = fragments(take(a, kidx), take(b, kidx), take(group, kidx), width, height)
     with torch.no_grad():
         ok = torch.nonzero((f.cy >= y0) & (f.cy <= y1)).squeeze(1)
     return f.take(ok)
@@ -394,7 +396,7 @@ def stroke_entries(
         step = torch.clamp(2 * hmax + 1, min=2.0)
         nsub = torch.ceil(length / step).clamp(min=1).long()
         owner, local = ragged_arange(nsub)
-        ns = nsub[owner].to(dt)
+        ns = take(nsub, owner).to(dt)
         s0 = local.to(dt) / ns
         s1 = (local + 1).to(dt) / ns
     d = b - a
@@ -404,7 +406,7 @@ def stroke_entries(
     ha_o, dh_o = take(ha, owner), take(hb - ha, owner)
     sha = ha_o + s0 * dh_o
     shb = ha_o + s1 * dh_o
-    sg = group[owner]
+    sg = take(group, owner)
     with torch.no_grad():
         reach = torch.maximum(sha, shb).detach().clamp(min=0) + 0.5
         lo = torch.minimum(sa, sb).detach() - reach[:, None] - 0.5
@@ -436,7 +438,7 @@ def stroke_entries(
         0, 2 * half_cell
     )
     with torch.no_grad():
-        pix_key = sg[pown] * (width * height) + py * width + px
+        pix_key = take(sg, pown) * (width * height) + py * width + px
         uniq, inv = torch.unique(pix_key * cells + sub, return_inverse=True)
     best = cov.new_zeros(uniq.shape[0]).scatter_reduce(0, inv, cov, "amax", include_self=True)
     if cells > 1:
@@ -448,7 +450,7 @@ def stroke_entries(
     best = best * samples  # per-cell coverage was measured in cell widths of 1/samples
     with torch.no_grad():
         nz = torch.nonzero(best.detach() > 1e-6).squeeze(1)
-        ukey = uniq[nz]
+        ukey = take(uniq, nz)
         pixel = ukey % (width * height)
         layer = layer_of_group[ukey // (width * height)]
     return Entries(pixel, layer, take(best, nz))
@@ -475,7 +477,7 @@ def composite(
     with torch.no_grad():
         nlayers = int(layer.max()) + 1
         order = torch.argsort(pixel * nlayers + layer)
-        spix = pixel[order]
+        spix = take(pixel, order)
         _, counts = torch.unique_consecutive(spix, return_counts=True)
         seg_end = torch.repeat_interleave(torch.cumsum(counts, 0) - 1, counts)
     # Colours outside [0, 1] (e.g. mid-optimisation) must not break log(1 - a).

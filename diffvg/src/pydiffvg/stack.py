@@ -206,8 +206,8 @@ class _Winding:
         lo = torch.searchsorted(self.key, seg)
         hi = torch.searchsorted(self.key, seg + col)
         at = hi.clamp(max=self.key.shape[0] - 1)
-        own = torch.where(self.key[at] == seg + col, self.own[at], 0.0)
-        return self.csum[hi] - self.csum[lo] + own
+        own = torch.where(take(self.key, at) == seg + col, take(self.own, at), 0.0)
+        return take(self.csum, hi) - take(self.csum, lo) + own
 
 
 def _edge_cells(
@@ -239,18 +239,18 @@ def _edge_cells(
         winding = _Winding(ukey, full.detach(), own.detach(), grid)
         ucell = ukey % span - 1
         is_edge = torch.nonzero(ucell >= 0).squeeze(1)
-        ulayer = (seg // grid.rows)[is_edge]
+        ulayer = take(seg // grid.rows, is_edge)
         side = None
         if dy.requires_grad and bool(turn.any()):  # outlines on grid lines: one-sided slope
             t = turn.to(dy.dtype)
             sides = turn_sides(row_sums(per_cell(t.sum(1)), per_cell(t[:, 0])))
-            side = None if sides is None else sides[is_edge]
+            side = None if sides is None else take(sides, is_edge)
     acc = row_sums(full, own)
     edges = _EdgeCells(
         ulayer,
-        (seg % grid.rows)[is_edge],
-        ucell[is_edge],
-        apply_rule(take(acc, is_edge), even_odd[ulayer], side),
+        take(seg % grid.rows, is_edge),
+        take(ucell, is_edge),
+        apply_rule(take(acc, is_edge), take(even_odd, ulayer), side),
         torch.zeros_like(ulayer, dtype=torch.bool) if side is None else side != 0,
     )
     return edges, winding
@@ -302,7 +302,7 @@ class _Pairs:
         self.layer = grid.layers - 1 - key % grid.layers
 
     def subset(self, idx: torch.Tensor, grid: _Grid) -> _Pairs:
-        return _Pairs(self.key[idx], self.full[idx], grid)
+        return _Pairs(take(self.key, idx), take(self.full, idx), grid)
 
 
 def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -310,7 +310,7 @@ def _lookup(sorted_keys: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor
     if sorted_keys.numel() == 0:
         return torch.zeros_like(keys), torch.zeros_like(keys, dtype=torch.bool)
     pos = torch.searchsorted(sorted_keys, keys).clamp(max=sorted_keys.shape[0] - 1)
-    return pos, sorted_keys[pos] == keys
+    return pos, take(sorted_keys, pos) == keys
 
 
 def _pairs(
@@ -348,27 +348,28 @@ def _pairs(
     nx = torch.where(fin, cx1 - cx0 + 1, 0)
     ny = torch.where(fin, cy1 - cy0 + 1, 0)
     layer, local = ragged_arange(nx * ny)
-    ty = cy0[layer] + local // nx[layer]
-    tx = cx0[layer] + local % nx[layer]
+    nx_l = take(nx, layer)
+    ty = take(cy0, layer) + local // nx_l
+    tx = take(cx0, layer) + local % nx_l
     key = grid.pair_key(ty * grid.ntx + tx, layer)
     _, is_partial = _lookup(partial, key)
     rest = torch.nonzero(~is_partial).squeeze(1)
-    layer, ty, tx, key = layer[rest], ty[rest], tx[rest], key[rest]
+    layer, ty, tx, key = take(layer, rest), take(ty, rest), take(tx, rest), take(key, rest)
     w = torch.round(winding.left_of(layer, ty * t, tx * t + 1)).long()
-    covered = torch.where(even_odd[layer], w % 2 != 0, w != 0)
+    covered = torch.where(take(even_odd, layer), w % 2 != 0, w != 0)
     full_key = key[covered]
     keys = torch.cat([partial, full_key])
     full = torch.cat(
         [torch.zeros_like(partial, dtype=torch.bool), torch.ones_like(full_key, dtype=torch.bool)]
     )
     keys, perm = torch.sort(keys)
-    return _Pairs(keys, full[perm], grid)
+    return _Pairs(keys, take(full, perm), grid)
 
 
 def _segment_start(tile: torch.Tensor) -> torch.Tensor:
     """For a sorted ``tile`` per element, the index of its segment's first element."""
     _, inv, counts = torch.unique_consecutive(tile, return_inverse=True, return_counts=True)
-    return (torch.cumsum(counts, 0) - counts)[inv]
+    return take(torch.cumsum(counts, 0) - counts, inv)
 
 
 def _cut(pairs: _Pairs, alpha: torch.Tensor, grid: _Grid) -> _Pairs:
@@ -380,10 +381,12 @@ def _cut(pairs: _Pairs, alpha: torch.Tensor, grid: _Grid) -> _Pairs:
     left out of the product, the bound holds for each of them."""
     if DEPTH_CUT <= 0 or pairs.key.numel() == 0:
         return pairs
-    f = torch.where(pairs.full, torch.log1p(-alpha[pairs.layer].to(torch.float64) * _KEEP), 0.0)
+    f = torch.where(
+        pairs.full, torch.log1p(-take(alpha, pairs.layer).to(torch.float64) * _KEEP), 0.0
+    )
     start = _segment_start(pairs.tile)
     excl = torch.cumsum(f, 0) - f
-    excl = excl - excl[start]
+    excl = excl - take(excl, start)
     # The most opaque full layer above each pair: a running minimum of f per tile, run
     # over the whole list with each tile's values shifted below every earlier tile's
     # (f >= log(OPAQUE_EPS) > -_SHIFT).
@@ -411,26 +414,26 @@ def _composite(
     t, tt = grid.tile, grid.tile * grid.tile
     with torch.no_grad():
         part = torch.nonzero(~pairs.full).squeeze(1)
-        pkey, ptile, player = pairs.key[part], pairs.tile[part], pairs.layer[part]
+        pkey, ptile, player = (take(x, part) for x in (pairs.key, pairs.tile, pairs.layer))
         # Winding inside partial tiles: deposits in the tile, prefix-summed along rows,
         # plus what the row carries in from the left of the tile.
         buf = winding.full.new_zeros((part.shape[0], t, t + 1))
         d_layer, d_row, d_col, d_val = winding.deposits()
         d_in = torch.nonzero(d_col < grid.cols).squeeze(1)
-        d_layer, d_row, d_col, d_val = d_layer[d_in], d_row[d_in], d_col[d_in], d_val[d_in]
+        d_layer, d_row, d_col, d_val = (take(x, d_in) for x in (d_layer, d_row, d_col, d_val))
         pos, hit = _lookup(pkey, grid.pair_key(grid.tile_of(d_row, d_col), d_layer))
         hit = torch.nonzero(hit).squeeze(1)
-        flat = (pos[hit] * t + d_row[hit] % t) * (t + 1) + d_col[hit] % t
-        buf.view(-1).index_add_(0, flat, d_val[hit])
+        flat = (take(pos, hit) * t + take(d_row, hit) % t) * (t + 1) + take(d_col, hit) % t
+        buf.view(-1).index_add_(0, flat, take(d_val, hit))
         rows = (ptile // grid.ntx * t)[:, None] + torch.arange(t, device=buf.device)
         carry = winding.left_of(
             player[:, None], rows.clamp(max=grid.rows - 1), (ptile % grid.ntx * t)[:, None]
         )
         acc = buf[:, :, :t].cumsum(2) + carry[:, :, None]
-        cov = apply_rule(acc, even_odd[player][:, None, None]).to(dt).view(-1)
+        cov = apply_rule(acc, take(even_odd, player)[:, None, None]).to(dt).view(-1)
         pos, hit = _lookup(pkey, grid.pair_key(grid.tile_of(edges.row, edges.col), edges.layer))
         hit = torch.nonzero(hit).squeeze(1)
-        eflat = (pos[hit] * t + edges.row[hit] % t) * t + edges.col[hit] % t
+        eflat = (take(pos, hit) * t + take(edges.row, hit) % t) * t + take(edges.col, hit) % t
     # Edge cells carry the gradient with respect to the points.
     cov = cov.index_put((eflat,), take(edges.cov, hit)).view(-1, tt)
     n = pairs.key.shape[0]
