@@ -111,6 +111,7 @@ def render(r: dict[str, Any]) -> str:
         ("callback events per job (max)", str(r["callback_events_per_job_max"])),
         ("jobs without a callback", str(r["jobs_without_callback"])),
         ("double callbacks received", str(r["double_callbacks"])),
+        ("callback events per job received (max)", str(r.get("callback_ids_per_job_max", "-"))),
         ("restarted replica leads", str(r["rejoined_replica_leads"])),
         ("leaders at the end", str(r["leaders_at_end"])),
     ]
@@ -148,7 +149,7 @@ def main() -> int:
     ok = (
         result["jobs_lost"] == 0
         and result["jobs_duplicated"] == 0
-        and result["double_callbacks"] == 0
+        and result["callback_ids_per_job_max"] == 1
         and result["takeover_within_lease"]
     )
     return 0 if ok else 1

@@ -2,8 +2,11 @@
 figures for more jobs come from benchmarks/ha_failover.py).
 
 Checks: exactly one leader at a time; the survivor leads within the lease; every job
-completes once (none lost, none duplicated); one callback event per job, received once;
-followers accept submits; a restarted replica joins as a follower.
+completes once (none lost, none duplicated); one callback event per job, received; an
+event received twice only if its job had ended before the kill (delivery is at least
+once: the killed leader may have posted a callback it could not record as delivered;
+the receiver deduplicates by webhook-id); followers accept submits; a restarted replica
+joins as a follower.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ def test_leader_killed_mid_run_loses_and_duplicates_nothing(
         first = cluster.wait_leader()
         follower = next(r for r in cluster.members if r is not first)
         assert not follower.leading()
-        cluster.submit(JOBS // 2)  # round-robin: the follower accepts submits too
+        before_kill = cluster.submit(JOBS // 2)  # round-robin: the follower accepts them too
 
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -57,5 +60,6 @@ def test_leader_killed_mid_run_loses_and_duplicates_nothing(
     assert summary["jobs_lost"] == 0 and summary["jobs_duplicated"] == 0, summary
     assert summary["callback_events_per_job_max"] == 1, summary
     assert summary["jobs_without_callback"] == 0, summary
-    assert summary["double_callbacks"] == 0, summary
-    assert summary["callback_deliveries"] == JOBS, summary
+    assert summary["callback_ids_per_job_max"] == 1, summary
+    assert set(summary["jobs_redelivered"]) <= set(before_kill), summary
+    assert summary["callback_deliveries"] == JOBS + summary["double_callbacks"], summary

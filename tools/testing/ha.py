@@ -295,6 +295,15 @@ class HaCluster:
             "jobs_without_callback": sum(not received.get(j) for j in submitted),
             # A second delivery of a job's callback: the same event again or a second event.
             "double_callbacks": sum(max(0, len(ids) - 1) for ids in received.values()),
+            # Distinct events (webhook-ids) received per job: a second event is a bug.
+            "callback_ids_per_job_max": max(
+                (len(set(ids)) for ids in received.values()), default=0
+            ),
+            # Jobs whose one event arrived more than once: delivery is at least once, and a
+            # leader killed between its POST and recording it leaves the event pending.
+            "jobs_redelivered": sorted(
+                j for j, ids in received.items() if len(ids) > len(set(ids))
+            ),
             "callback_deliveries": len(self.receiver.deliveries),
         }
 
