@@ -25,6 +25,7 @@ import torch
 
 from pydiffvg.gather import take
 from pydiffvg.kinks import Fragments, on_grid_lines, one_sided_rule, turn_sides
+from pydiffvg.segments import segment_bounds, sum_after
 
 __all__ = [
     "OPAQUE_EPS",
@@ -468,7 +469,6 @@ def composite(
     Returns premultiplied colour ``[P, 3]``, alpha ``[P]`` and the log-transmittance
     ``[P]`` of the whole stack (what shows through to anything underneath).
     """
-    dt = alpha.dtype
     color = rgb.new_zeros((num_pixels, 3))
     cover = alpha.new_zeros(num_pixels)
     logt = alpha.new_zeros(num_pixels)
@@ -478,13 +478,10 @@ def composite(
         nlayers = int(layer.max()) + 1
         order = torch.argsort(pixel * nlayers + layer)
         spix = take(pixel, order)
-        _, counts = torch.unique_consecutive(spix, return_counts=True)
-        seg_end = torch.repeat_interleave(torch.cumsum(counts, 0) - 1, counts)
     # Colours outside [0, 1] (e.g. mid-optimisation) must not break log(1 - a).
     sa = take(alpha, order).clamp(0.0, 1.0)
     log1m = torch.log1p(-sa * (1 - OPAQUE_EPS))
-    cs = torch.cumsum(log1m.to(torch.float64), 0)
-    above = torch.exp(take(cs, seg_end) - cs).to(dt)  # transmittance of the layers on top
+    above = torch.exp(sum_after(log1m, *segment_bounds(spix)))  # transmittance on top
     weight = sa * above
     color = color.index_add(0, spix, weight[:, None] * take(rgb, order))
     cover = cover.index_add(0, spix, weight)

@@ -29,6 +29,7 @@ from pydiffvg.gather import take
 from pydiffvg.kinks import turn_sides
 from pydiffvg.paint import gradient_rgba, min_stop_alpha
 from pydiffvg.raster import OPAQUE_EPS, apply_rule, box_fragments, group_boxes, ragged_arange
+from pydiffvg.segments import segment_bounds, sum_before
 from pydiffvg.shape import LinearGradient, RadialGradient
 
 __all__ = ["DEPTH_CUT", "SMALL_TILE", "TILE", "fill_stack"]
@@ -221,17 +222,13 @@ def _edge_cells(
         key = (layer * grid.rows + row) * span + (cell + 1)
         ukey, inv = torch.unique(key, return_inverse=True)
         seg = ukey // span
-        _, seg_inv, seg_counts = torch.unique_consecutive(
-            seg, return_inverse=True, return_counts=True
-        )
-        seg_first = torch.cumsum(seg_counts, 0) - seg_counts
+        first, last = segment_bounds(seg)
 
     def per_cell(x: torch.Tensor) -> torch.Tensor:
         return x.new_zeros(ukey.shape[0]).index_add(0, inv, x)
 
     def row_sums(full: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-        before = torch.cumsum(full.to(torch.float64), 0) - full.to(torch.float64)
-        return (before - take(take(before, seg_first), seg_inv)).to(full.dtype) + own
+        return sum_before(full, first, last) + own
 
     full = per_cell(dy)
     own = per_cell(dy * (1 - xm))
@@ -450,11 +447,8 @@ def _composite(
         channels = [pair_paint[..., k] for k in range(3)]
     ax = pair_alpha * c
     log1m = torch.log1p(-ax * _KEEP)
-    # Transmittance of the layers above, within each tile (float64: the running sum
-    # spans all tiles).
-    excl = torch.cumsum(log1m.to(torch.float64), 0) - log1m
-    excl = excl - take(excl, _segment_start(pairs.tile))
-    weight = ax * torch.exp(excl).to(dt)
+    # Transmittance of the layers above, within each tile (pairs: top layer first).
+    weight = ax * torch.exp(sum_before(log1m, *segment_bounds(pairs.tile)))
     # One channel at a time: no [pairs, tile pixels, 4] product (nor its gradient) is
     # materialised.
     out = torch.stack(
