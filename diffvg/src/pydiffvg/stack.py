@@ -363,12 +363,6 @@ def _pairs(
     return _Pairs(keys, take(full, perm), grid)
 
 
-def _segment_start(tile: torch.Tensor) -> torch.Tensor:
-    """For a sorted ``tile`` per element, the index of its segment's first element."""
-    _, inv, counts = torch.unique_consecutive(tile, return_inverse=True, return_counts=True)
-    return take(torch.cumsum(counts, 0) - counts, inv)
-
-
 def _cut(pairs: _Pairs, alpha: torch.Tensor, grid: _Grid) -> _Pairs:
     """Drop pairs under the tile's layers whose full cover lets less than DEPTH_CUT of
     the light through, leaving out the most opaque of those layers (a bound for every
@@ -381,9 +375,8 @@ def _cut(pairs: _Pairs, alpha: torch.Tensor, grid: _Grid) -> _Pairs:
     f = torch.where(
         pairs.full, torch.log1p(-take(alpha, pairs.layer).to(torch.float64) * _KEEP), 0.0
     )
-    start = _segment_start(pairs.tile)
-    excl = torch.cumsum(f, 0) - f
-    excl = excl - take(excl, start)
+    start, last = segment_bounds(pairs.tile)
+    excl = sum_before(f, start, last)
     # The most opaque full layer above each pair: a running minimum of f per tile, run
     # over the whole list with each tile's values shifted below every earlier tile's
     # (f >= log(OPAQUE_EPS) > -_SHIFT).
