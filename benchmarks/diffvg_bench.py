@@ -13,7 +13,7 @@ against resvg on the 50-scene suite of the unit tests, gradient-vs-finite-differ
 cosines and the optimisation PSNR.
 
 Usage: python benchmarks/diffvg_bench.py --out benchmarks/results [--baseline REV]
-       [--full] [--quick] [--quality]
+       [--full] [--quick] [--only KIND,...] [--glibc-defaults] [--quality]
 """
 
 from __future__ import annotations
@@ -136,13 +136,15 @@ def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
     from supersvg.vectorizer.pipeline import Vectorizer
 
     torch.set_num_threads(int(spec["threads"]))
-    timed: list[tuple[float, float, int]] = []
+    timed: list[tuple[float, float, int, int]] = []
     real = refine.refine_paths
 
     def timed_refine(*args: Any, **kwargs: Any) -> Any:
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         cpu, start = time.process_time(), time.perf_counter()
         out = real(*args, **kwargs)
-        timed.append((time.perf_counter() - start, time.process_time() - cpu, out[1]))
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        timed.append((time.perf_counter() - start, time.process_time() - cpu, out[1], faults))
         return out
 
     refine.refine_paths = timed_refine  # type: ignore[assignment]
@@ -158,7 +160,7 @@ def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
     # A first call pays one-time costs (imports, allocator); the second is measured.
     Vectorizer(replace(cfg, iterations=1)).vectorize(image)
     result = Vectorizer(cfg).vectorize(image)
-    wall, cpu, steps = timed[-1]
+    wall, cpu, steps, faults = timed[-1]
     return {
         **spec,
         "runs": steps,
@@ -171,6 +173,7 @@ def _refine_case(spec: dict[str, Any]) -> dict[str, Any]:
         "fwd_ms": float("nan"),
         "bwd_ms": float("nan"),
         "cpu_ms": 1e3 * cpu / steps,
+        "faults_per_step": faults / steps,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "pydiffvg": str(Path(pydiffvg.__file__).parent),
         "vectorizer": str(Path(refine.__file__).parent),
@@ -215,9 +218,10 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    def step() -> tuple[float, float, float]:
-        """(forward s, backward s, CPU s of this process)."""
+    def step() -> tuple[float, float, float, int]:
+        """(forward s, backward s, CPU s of this process, its minor page faults)."""
         sync()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         cpu_start = time.process_time()
         start = time.perf_counter()
         img = draw()
@@ -226,29 +230,31 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
         img.square().sum().backward()
         sync()
         end = time.perf_counter()
-        return mid - start, end - mid, time.process_time() - cpu_start
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        return mid - start, end - mid, time.process_time() - cpu_start, faults
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     first = step()  # warm-up (allocator, caches)
-    measured: list[tuple[float, float, float]] = []
+    measured: list[tuple[float, float, float, int]] = []
     if first[0] + first[1] > LONG_STEP_S:
         # Steps this long are not dominated by warm-up effects: count the first one.
         measured.append(first)
-    while len(measured) < 5 and sum(f + b for f, b, _ in measured) < TIME_BUDGET_S:
+    while len(measured) < 5 and sum(m[0] + m[1] for m in measured) < TIME_BUDGET_S:
         measured.append(step())
-    total = [f + b for f, b, _ in measured]
+    total = [m[0] + m[1] for m in measured]
     out = {
         **spec,
         "warmup_s": first[0] + first[1],
         "runs": len(measured),
         "median_ms": 1e3 * statistics.median(total),
         "min_ms": 1e3 * min(total),
-        "fwd_ms": 1e3 * statistics.median(f for f, _, _ in measured),
-        "bwd_ms": 1e3 * statistics.median(b for _, b, _ in measured),
+        "fwd_ms": 1e3 * statistics.median(m[0] for m in measured),
+        "bwd_ms": 1e3 * statistics.median(m[1] for m in measured),
         # CPU seconds of this process (all threads) per step: less sensitive to other
         # jobs than wall time on a shared machine.
-        "cpu_ms": 1e3 * statistics.median(c for _, _, c in measured),
+        "cpu_ms": 1e3 * statistics.median(m[2] for m in measured),
+        "faults_per_step": statistics.median(m[3] for m in measured),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "base_rss_mb": base_rss / 2**20,
         "pydiffvg": str(Path(pydiffvg.__file__).parent),
@@ -322,6 +328,13 @@ def _run_subprocess(spec: dict[str, Any], pythonpath: list[Path]) -> dict[str, A
     # parallel regions) was used here once; it roughly doubled the wall time of scenes
     # made of many small tensor operations, measuring a setting nothing runs with.
     env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"])}
+    if spec["allocator"] == "kept":
+        # Both engines alike, with the settings the vectorizer's processes apply: glibc
+        # keeps freed memory for the next step. (Read in this process, the current tree:
+        # the baseline's pydiffvg may predate the module.)
+        from pydiffvg.allocator import environment
+
+        env.update(environment())
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
@@ -343,12 +356,21 @@ def speed(
     cases: list[tuple[int, int, str]],
     baseline: str,
     rounds: int = DEFAULT_ROUNDS,
+    *,
+    allocator: str = "kept",
 ) -> None:
     base_root = extract_baseline(baseline)
     results = []
     load_before = os.getloadavg()
     for count, size, kind in cases:
-        spec = {"device": device, "threads": THREADS, "count": count, "size": size, "kind": kind}
+        spec = {
+            "device": device,
+            "threads": THREADS,
+            "count": count,
+            "size": size,
+            "kind": kind,
+            "allocator": allocator,
+        }
         engines = [("current", []), ("baseline", baseline_path(base_root, kind))]
         runs: dict[str, list[dict[str, Any]]] = {"current": [], "baseline": []}
         for r in range(rounds):
@@ -367,12 +389,15 @@ def speed(
         "device": device,
         "baseline_revision": _git("rev-parse", baseline),
         "rounds": rounds,
+        "allocator": allocator,
         "loadavg_before": load_before,
         "loadavg_after": os.getloadavg(),
         "note": "shared machine: other jobs may be running; loadavg is recorded per case",
         "cases": results,
     }
-    name = "diffvg_cpu" if device == "cpu" else "diffvg_cuda"
+    name = ("diffvg_cpu" if device == "cpu" else "diffvg_cuda") + (
+        "" if allocator == "kept" else "_glibc_defaults"
+    )
     (out_dir / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out_dir / f"{name}.md").write_text(_table(payload))
 
@@ -417,13 +442,20 @@ def _table(payload: dict[str, Any]) -> str:
         f"{payload.get('rounds', 1)} alternating rounds (fresh processes); a row is the round "
         "with the median total, `rounds ms` lists every round's. Times are medians per "
         "step; `cpu ms` is the process's CPU time per step (all threads); speed-up = "
-        "baseline / current, by total wall time and by CPU time. OpenMP's default wait "
-        "policy, as the workers run.",
+        "baseline / current, by total wall time and by CPU time; `faults` are the "
+        "process's minor page faults per step. OpenMP's default wait policy, as the "
+        "workers run. "
+        + (
+            "Both engines run with the C allocator keeping freed memory "
+            "(`pydiffvg.allocator`, as the vectorizer's processes do)."
+            if payload.get("allocator", "kept") == "kept"
+            else "Both engines run with glibc's default allocator settings (`--glibc-defaults`)."
+        ),
         "",
         "| px | scene | shapes | engine | fwd ms | bwd ms | total ms | min ms | cpu ms "
-        "| peak RSS MB | load 1m | speed-up wall / cpu | rounds ms |"
+        "| faults | peak RSS MB | load 1m | speed-up wall / cpu | rounds ms |"
         + (" peak CUDA MB |" if cuda else ""),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if cuda else ""),
     ]
     for pair in payload["cases"]:
         cur, base = pair["current"], pair["baseline"]
@@ -439,7 +471,8 @@ def _table(payload: dict[str, Any]) -> str:
                 continue
             row = (
                 f"{head} {_ms(r['fwd_ms'])} | {_ms(r['bwd_ms'])} | {r['median_ms']:.0f} | "
-                f"{r['min_ms']:.0f} | {r['cpu_ms']:.0f} | {r['peak_rss_mb']:.0f} | "
+                f"{r['min_ms']:.0f} | {r['cpu_ms']:.0f} | "
+                f"{r.get('faults_per_step', math.nan):.0f} | {r['peak_rss_mb']:.0f} | "
                 f"{r['loadavg_1m']:.2f} | {ratio if engine == 'current' else ''} | "
                 f"{', '.join(f'{v:.0f}' for v in r.get('rounds_ms', []))} |"
             )
@@ -651,6 +684,12 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=DEFAULT_ROUNDS, help="alternating runs per engine"
     )
+    parser.add_argument(
+        "--glibc-defaults",
+        action="store_true",
+        help="run both engines with glibc's allocator defaults (results *_glibc_defaults.*)",
+    )
+    parser.add_argument("--only", help="comma-separated scene kinds to run (default: all)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -663,10 +702,13 @@ def main() -> None:
         cases = list(TARGET_CASES) + (list(FULL_CASES) if args.full else [])
         if args.quick:
             cases = [c for c in cases if c[0] < 1024 and c[1] < 512]
+        if args.only:
+            cases = [c for c in cases if c[2] in args.only.split(",")]
         baseline = args.baseline or default_baseline()
-        speed(args.out, "cpu", cases, baseline, args.rounds)
+        allocator = "glibc" if args.glibc_defaults else "kept"
+        speed(args.out, "cpu", cases, baseline, args.rounds, allocator=allocator)
         if torch.cuda.is_available():
-            speed(args.out, "cuda", cases, baseline, args.rounds)
+            speed(args.out, "cuda", cases, baseline, args.rounds, allocator=allocator)
     if args.quality:
         quality(args.out)
 

@@ -219,6 +219,9 @@ def _one(
 
 
 def _run_vectorize(args: argparse.Namespace) -> int:
+    from pydiffvg.allocator import keep_freed_memory
+
+    keep_freed_memory()  # refinement steps reuse their memory (pydiffvg.allocator)
     try:
         cfg = VectorizeConfig(
             max_paths=args.max_paths,
