@@ -25,6 +25,7 @@ from pydiffvg.raster import (
     Entries,
     composite,
     composite_dense,
+    entry_order,
     fill_dense,
     fill_entries,
     group_boxes,
@@ -93,9 +94,8 @@ def render_pieces(
     num_groups = len(has_fill)
 
     npix = width * height
-    color = torch.zeros((npix, 3), dtype=dt, device=dev)
-    cover = torch.zeros(npix, dtype=dt, device=dev)
-    logt = torch.zeros(npix, dtype=dt, device=dev)
+    # The stack so far, top down (None: nothing drawn yet).
+    drawn: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
     if num_groups and pieces.a.shape[0]:
         # Fills (solid or gradient) go through the tiled stack in one piece when it pays:
         # its work follows the layers visible in each tile, and one chunk lets opaque
@@ -181,24 +181,37 @@ def render_pieces(
 
             paint_args = _gradient_tensors(gradients)
             if len(chunks) > 1 and grad_on and not stacked:
-                c_col, c_cov, c_logt = _Recompute.apply(run, *args, *paint_args)
+                chunk = _Recompute.apply(run, *args, *paint_args)
             else:
-                c_col, c_cov, c_logt = run(*args, *paint_args)
-            through = torch.exp(c_logt)
-            color = c_col + through[:, None] * color
-            cover = c_cov + through * cover
-            logt = logt + c_logt
+                chunk = run(*args, *paint_args)
+            drawn = chunk if drawn is None else _over(chunk, drawn)
 
+    if drawn is None:
+        zero = torch.zeros(npix, dtype=dt, device=dev)
+        drawn = (zero[:, None].expand(npix, 3), zero, zero)
     if background is not None:
         bg = _background(background, width, height, dev, dt)
-        through = torch.exp(logt)
-        color = color + through[:, None] * bg[:, :3] * bg[:, 3:4]
-        cover = cover + through * bg[:, 3]
+        drawn = _over(drawn, (bg[:, :3] * bg[:, 3:4], bg[:, 3], torch.zeros_like(bg[:, 3])))
+    color, cover, _ = drawn
     visible = cover > 1e-8
-    safe = torch.where(visible, cover, torch.ones_like(cover))
-    straight = torch.where(visible[:, None], color / safe[:, None], torch.zeros_like(color))
-    out = torch.cat([straight, cover[:, None].clamp(0, 1)], dim=1)
+    # Straight colour: premultiplied over alpha, 0 where nothing is drawn (no gradient).
+    inverse = torch.where(visible, 1 / torch.where(visible, cover, 1.0), 0.0)
+    out = torch.cat([color * inverse[:, None], cover[:, None].clamp(0, 1)], dim=1)
     return out.reshape(height, width, 4)
+
+
+def _over(
+    top: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    below: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two stacks (premultiplied colour, alpha, log-transmittance) composited as one."""
+    color, cover, logt = top
+    through = torch.exp(logt)
+    return (
+        color + through[:, None] * below[0],
+        cover + through * below[1],
+        logt + below[2],
+    )
 
 
 # The tensors of each gradient kind, in the order _with_tensors puts them back.
@@ -383,13 +396,17 @@ def _render_chunk(
     dev = a.device
     ng = even_odd.shape[0]
     layers = torch.arange(ng, device=dev) * 2 + 2 * g0
-    fill_groups = torch.tensor(has_fill, dtype=torch.bool, device=dev)
-    fill_sel = torch.nonzero(fill_groups[group]).squeeze(1)
+    if all(has_fill):  # every piece: no copies (and no gradient gathers back)
+        fill_a, fill_b, fill_group = a, b, group
+    else:
+        fill_groups = torch.tensor(has_fill, dtype=torch.bool, device=dev)
+        fill_sel = torch.nonzero(fill_groups[group]).squeeze(1)
+        fill_a, fill_b, fill_group = take(a, fill_sel), take(b, fill_sel), take(group, fill_sel)
     if stacked and box is not None:
         return fill_stack(
-            take(a, fill_sel),
-            take(b, fill_sel),
-            take(group, fill_sel),
+            fill_a,
+            fill_b,
+            fill_group,
             even_odd=even_odd,
             colors=solid[2 * g0 : 2 * (g0 + ng) : 2],
             gradients=[
@@ -418,9 +435,9 @@ def _render_chunk(
         )
     if box is not None:
         return _render_dense(
-            take(a, fill_sel),
-            take(b, fill_sel),
-            take(group, fill_sel),
+            fill_a,
+            fill_b,
+            fill_group,
             even_odd=even_odd,
             strokes=stroke_entries_,
             any_stroke=any(has_stroke),
@@ -435,9 +452,9 @@ def _render_chunk(
     if any(has_fill):
         parts.append(
             fill_entries(
-                take(a, fill_sel),
-                take(b, fill_sel),
-                take(group, fill_sel),
+                fill_a,
+                fill_b,
+                fill_group,
                 even_odd=even_odd,
                 layer_of_group=layers,
                 width=width,
@@ -446,9 +463,12 @@ def _render_chunk(
         )
     if stroke_entries_ is not None:
         parts.append(stroke_entries_)
+    # Entries in compositing order (by pixel, then layer): gathered once, here.
     pixel = torch.cat([p.pixel for p in parts])
     layer = torch.cat([p.layer for p in parts])
-    cov = torch.cat([p.cov for p in parts])
+    order = entry_order(pixel, layer)
+    pixel, layer = take(pixel, order), take(layer, order)
+    cov = take(torch.cat([p.cov for p in parts]), order)
     rgba = take(solid, layer)
     for lid, paint in gradients:
         if not 2 * g0 <= lid < 2 * (g0 + ng):
@@ -456,7 +476,7 @@ def _render_chunk(
         idx = torch.nonzero(layer == lid).squeeze(1)
         if idx.numel():
             rgba = rgba.index_put((idx,), _eval_gradient(paint, pixel[idx], width, a.dtype, dev))
-    return composite(pixel, layer, cov * rgba[:, 3], rgba[:, :3], width * height)
+    return composite(pixel, cov * rgba[:, 3], rgba[:, :3], width * height)
 
 
 def _dense_box(

@@ -74,12 +74,14 @@ class _Builder:
     """Collects the scene's shapes; :meth:`build` turns them into cubic segments in a few
     batched operations (no Python step per segment, one cheap append per shape)."""
 
-    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, device: torch.device, dtype: torch.dtype, *, widths: bool) -> None:
         self.device = device
         self.dtype = dtype
+        self.with_widths = widths  # False: no group strokes, every half width is 0
         self.points: list[torch.Tensor] = []  # [P_i, 2] point table of each path
         self.widths: list[torch.Tensor] = []  # [P_i] half width at each point
-        self.ncp: list[np.ndarray] = []  # [S_i] 0 line, 1 quadratic, 2 cubic
+        # [S_i] 0 line, 1 quadratic, 2 cubic; copied to the CPU once for all paths.
+        self.ncp: list[torch.Tensor] = []
         self.closed: list[bool] = []
         self.path_group: list[int] = []
         self.direct_ctrl: list[torch.Tensor] = []  # [S_i, 4, 2] already-cubic control points
@@ -102,14 +104,15 @@ class _Builder:
         return w
 
     def add_path(
-        self, ncp: np.ndarray, points: torch.Tensor, closed: bool, width: torch.Tensor, group: int
+        self, ncp: torch.Tensor, points: torch.Tensor, closed: bool, width: torch.Tensor, group: int
     ) -> None:
         num_pts = points.shape[0]
         if ncp.shape[0] == 0 or num_pts < 2:
             return
         self.points.append(self._cast(points))
-        self.widths.append(self._widths(width, num_pts))
-        self.ncp.append(ncp)
+        if self.with_widths:
+            self.widths.append(self._widths(width, num_pts))
+        self.ncp.append(ncp if ncp.device.type == "cpu" else ncp.cpu())
         self.closed.append(closed)
         self.path_group.append(group)
 
@@ -123,7 +126,7 @@ class _Builder:
         """Gather indices [S, 4] into the concatenated point table, kinds, groups and
         stroke mask of every path segment, plus one closing line per open path (fill
         closes open sub-paths implicitly, as SVG does; the stroke does not)."""
-        ncp = np.concatenate(self.ncp).astype(np.int64)
+        ncp = torch.cat(self.ncp).cpu().numpy().astype(np.int64)
         nseg = np.array([c.shape[0] for c in self.ncp])
         npts = np.array([p.shape[0] for p in self.points])
         closed = np.array(self.closed)
@@ -168,7 +171,6 @@ class _Builder:
         if self.points:
             idx_np, kind_np, group_np, stroke_np = self._path_segments()
             table = torch.cat(self.points)
-            wtable = torch.cat(self.widths)
             idx = torch.from_numpy(idx_np).to(dev)
             kind = torch.from_numpy(kind_np).to(dev)
             elevate = torch.tensor(_ELEVATE, dtype=self.dtype, device=dev)
@@ -177,7 +179,11 @@ class _Builder:
             kinds.append(kind)
             groups.append(group_np)
             strokes.append(stroke_np)
-            widths.append(torch.stack([take(wtable, idx[:, 0]), take(wtable, idx[:, 3])], dim=1))
+            if self.with_widths:
+                wtable = torch.cat(self.widths)
+                widths.append(torch.stack([take(wtable, idx[:, 0]), take(wtable, idx[:, 3])], 1))
+            else:
+                widths.append(table.new_zeros((idx.shape[0], 2)))
         if self.direct_ctrl:
             ctrls.append(torch.cat(self.direct_ctrl))
             kinds.append(torch.full((ctrls[-1].shape[0],), 2, dtype=torch.int64, device=dev))
@@ -211,13 +217,13 @@ class _Builder:
 def _shape_segments(builder: _Builder, shape: Shape, group: int) -> None:
     dev, dt = builder.device, builder.dtype
     if isinstance(shape, Path):
-        ncp = shape.num_control_points.detach().cpu().numpy().astype(np.int64)
+        ncp = shape.num_control_points.detach()
         builder.add_path(ncp, shape.points, shape.is_closed, shape.stroke_width, group)
     elif isinstance(shape, Polygon):
         n = shape.points.shape[0]
         nseg = n if shape.is_closed else n - 1
         builder.add_path(
-            np.zeros(max(nseg, 0), dtype=np.int64),
+            torch.zeros(max(nseg, 0), dtype=torch.int64),
             shape.points,
             shape.is_closed,
             shape.stroke_width,
@@ -227,7 +233,7 @@ def _shape_segments(builder: _Builder, shape: Shape, group: int) -> None:
         lo = shape.p_min.to(device=dev, dtype=dt)
         hi = shape.p_max.to(device=dev, dtype=dt)
         pts = torch.stack([lo, torch.stack([hi[0], lo[1]]), hi, torch.stack([lo[0], hi[1]])])
-        builder.add_path(np.zeros(4, dtype=np.int64), pts, True, shape.stroke_width, group)
+        builder.add_path(torch.zeros(4, dtype=torch.int64), pts, True, shape.stroke_width, group)
     elif isinstance(shape, Circle | Ellipse):
         unit = torch.as_tensor(_UNIT_CIRCLE, dtype=dt, device=dev)
         radius = shape.radius.to(device=dev, dtype=dt).reshape(-1)
@@ -267,7 +273,7 @@ def flatten_scene(
     the control polygon's second differences, so the chord error stays under
     ``tolerance`` pixels (the count itself carries no gradient).
     """
-    builder = _Builder(device, dtype)
+    builder = _Builder(device, dtype, widths=any(g.stroke_color is not None for g in shape_groups))
     mats: list[torch.Tensor | None] = [g.shape_to_canvas for g in shape_groups]
     # Identity transforms cost nothing; one comparison for all groups' (CPU) matrices.
     on_cpu = [i for i, m in enumerate(mats) if m is not None and m.device.type == "cpu"]

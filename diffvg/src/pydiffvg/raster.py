@@ -33,6 +33,7 @@ __all__ = [
     "apply_rule",
     "box_fragments",
     "composite",
+    "entry_order",
     "fill_entries",
     "fragments",
     "group_boxes",
@@ -167,7 +168,9 @@ def fill_entries(
     if f.dy.requires_grad and bool(f.turn.any()):
         turn = a.new_zeros(total).index_add(0, at, f.turn.T.reshape(-1).to(a.dtype))
         side = turn_sides(row_sums(turn))
-    cov = apply_rule(acc, take(even_odd, eg), side)
+    # Scenes of one fill rule skip the even-odd fold (None: non-zero everywhere).
+    rule = take(even_odd, eg) if bool(even_odd.any()) else None
+    cov = apply_rule(acc, rule, side)
     with torch.no_grad():
         keep_cell = cov.detach() > 1e-6
         if side is not None:  # an empty cell beside an edge on a grid line has a gradient
@@ -302,21 +305,25 @@ def box_fragments(
 
 
 def apply_rule(
-    acc: torch.Tensor, even_odd: torch.Tensor, side: torch.Tensor | None = None
+    acc: torch.Tensor, even_odd: torch.Tensor | None, side: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Signed winding area -> coverage (non-zero: clamp |a| to 1; even-odd: fold mod 2).
 
+    ``even_odd`` broadcasts against ``acc``; None means the non-zero rule everywhere.
     ``side`` (:func:`pydiffvg.kinks.turn_sides`) marks cells beside an outline on a grid
     line, whose area may sit exactly on a kink of the rule: there the slope is the one on
     the side the area moves to when the outline moves into the cell."""
     mag = acc.abs()
     # Written so that at |a| = 1 both rules take the slope from below (inside a shape whose
     # edge lies on a grid line the area is exactly 1; torch's abs would give 0 there).
-    folded = torch.remainder(mag, 2.0)
-    cov = torch.where(even_odd, torch.where(folded <= 1, folded, 2 - folded), mag.clamp(max=1.0))
+    cov = mag.clamp(max=1.0)
+    if even_odd is not None:
+        folded = torch.remainder(mag, 2.0)
+        cov = torch.where(even_odd, torch.where(folded <= 1, folded, 2 - folded), cov)
     if side is None or not acc.requires_grad:
         return cov
-    return one_sided_rule(acc, cov, even_odd, side)
+    rule = torch.zeros_like(side, dtype=torch.bool) if even_odd is None else even_odd
+    return one_sided_rule(acc, cov, rule, side)
 
 
 def fill_dense(
@@ -457,14 +464,24 @@ def stroke_entries(
     return Entries(pixel, layer, take(best, nz))
 
 
+@torch.no_grad()
+def entry_order(pixel: torch.Tensor, layer: torch.Tensor) -> torch.Tensor:
+    """The permutation that sorts sparse entries by pixel, then layer (the order
+    :func:`composite` takes them in)."""
+    if pixel.shape[0] == 0:
+        return pixel
+    nlayers = int(layer.max()) + 1
+    return torch.argsort(pixel * nlayers + layer)
+
+
 def composite(
     pixel: torch.Tensor,
-    layer: torch.Tensor,
     alpha: torch.Tensor,
     rgb: torch.Tensor,
     num_pixels: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Over-composite sparse layers (higher layer id on top) in closed form.
+    """Over-composite sparse layers in closed form; the entries come sorted by pixel, and
+    within a pixel bottom layer first (:func:`entry_order`).
 
     Returns premultiplied colour ``[P, 3]``, alpha ``[P]`` and the log-transmittance
     ``[P]`` of the whole stack (what shows through to anything underneath).
@@ -474,18 +491,14 @@ def composite(
     logt = alpha.new_zeros(num_pixels)
     if pixel.shape[0] == 0:
         return color, cover, logt
-    with torch.no_grad():
-        nlayers = int(layer.max()) + 1
-        order = torch.argsort(pixel * nlayers + layer)
-        spix = take(pixel, order)
     # Colours outside [0, 1] (e.g. mid-optimisation) must not break log(1 - a).
-    sa = take(alpha, order).clamp(0.0, 1.0)
+    sa = alpha.clamp(0.0, 1.0)
     log1m = torch.log1p(-sa * (1 - OPAQUE_EPS))
-    above = torch.exp(sum_after(log1m, *segment_bounds(spix)))  # transmittance on top
+    above = torch.exp(sum_after(log1m, *segment_bounds(pixel)))  # transmittance on top
     weight = sa * above
-    color = color.index_add(0, spix, weight[:, None] * take(rgb, order))
-    cover = cover.index_add(0, spix, weight)
-    logt = logt.index_add(0, spix, log1m)
+    color = color.index_add(0, pixel, weight[:, None] * rgb)
+    cover = cover.index_add(0, pixel, weight)
+    logt = logt.index_add(0, pixel, log1m)
     return color, cover, logt
 
 
