@@ -225,35 +225,32 @@ def fragments(
     t = take(t, perm)
     with torch.no_grad():  # only slanted pieces can cross both lines at one point
         slanted = (do[:, 0] != 0) & (do[:, 1] != 0)
-    q = _snap_corners(
-        take(ao, perm) + t[:, None] * take(do, perm), (is_x & slanted)[perm], (is_y & slanted)[perm]
-    )
-    with torch.no_grad():
-        same = owner[:-1] == owner[1:]  # owner is non-decreasing, so perm keeps it
-        sidx = torch.nonzero(same).squeeze(1)
-    q0 = take(q, sidx)
-    q1 = take(q, sidx + 1)
+    # The sort keeps each piece's crossings together (owner is non-decreasing and the key
+    # orders by owner first), so ao and do need no permuting.
+    q = _snap_corners(ao + t[:, None] * do, (is_x & slanted)[perm], (is_y & slanted)[perm])
     box_hi = torch.tensor([float(width), float(height)], dtype=dt, device=dev)
-    q0 = torch.minimum(q0.clamp(min=0), box_hi)
-    q1 = torch.minimum(q1.clamp(min=0), box_hi)
-    dyf = q1[:, 1] - q0[:, 1]
-    grad = dyf.requires_grad
+    q = torch.minimum(q.clamp(min=0), box_hi)
+    grad = q.requires_grad
     with torch.no_grad():
-        mid = 0.5 * (q0 + q1)
+        # Fragment k runs from crossing k to k + 1 of the same piece; those in a canvas row
+        # are kept (level ones add no area but, with gradients, carry their end points' y).
+        qd = q.detach()
+        dyd = qd[1:, 1] - qd[:-1, 1]
+        mid = 0.5 * (qd[1:] + qd[:-1])
         cx = torch.floor(mid[:, 0]).long()
         cy = torch.floor(mid[:, 1]).long()
-        # Level fragments add no area but, with gradients, carry their end points' y.
-        row_ok = (cy >= 0) & (cy < height) & ((dyf.detach() != 0) | grad)
-        oidx = torch.nonzero(row_ok).squeeze(1)
-        start, piece = take(sidx, oidx), take(owner, take(sidx, oidx))
+        row_ok = (owner[:-1] == owner[1:]) & (cy >= 0) & (cy < height) & ((dyd != 0) | grad)
+        start = torch.nonzero(row_ok).squeeze(1)
+        piece = take(owner, start)
         first_at = take(torch.cumsum(counts, 0) - counts, piece)
         ends = (start == first_at, start + 1 == first_at + take(counts, piece) - 1)
         g = take(pg, piece)
-        cx = take(cx, oidx)
-        cy = take(cy, oidx)
-    q0, q1 = take(q0, oidx), take(q1, oidx)
+        cx = take(cx, start)
+        cy = take(cy, start)
+    q0, q1 = take(q, start), take(q, start + 1)
+    dyf = q1[:, 1] - q0[:, 1]
     xm = 0.5 * (q0[:, 0] + q1[:, 0]) - cx.to(dt)
-    frags = Fragments(g, cx, cy, take(dyf, oidx), xm, dyf.new_zeros(oidx.shape[0], 2))
+    frags = Fragments(g, cx, cy, dyf, xm, dyf.new_zeros(start.shape[0], 2))
     if grad:
         frags = on_grid_lines(frags, q0, q1, ends, height)
     return frags
