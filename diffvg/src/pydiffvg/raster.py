@@ -228,24 +228,37 @@ def fragments(
     # The sort keeps each piece's crossings together (owner is non-decreasing and the key
     # orders by owner first), so ao and do need no permuting.
     q = _snap_corners(ao + t[:, None] * do, (is_x & slanted)[perm], (is_y & slanted)[perm])
+    with torch.no_grad():
+        # Crossings above / left of the canvas, before they are clamped to its edges.
+        above = q[:, 1].detach() < 0
+        left = q[:, 0].detach() < 0
     box_hi = torch.tensor([float(width), float(height)], dtype=dt, device=dev)
     q = torch.minimum(q.clamp(min=0), box_hi)
     grad = q.requires_grad
     with torch.no_grad():
         # Fragment k runs from crossing k to k + 1 of the same piece; those in a canvas row
-        # are kept (level ones add no area but, with gradients, carry their end points' y).
+        # are kept (level ones add no area but, with gradients, carry their end points' y;
+        # not those clamped from above the canvas, whose end points' y has no gradient).
         qd = q.detach()
         dyd = qd[1:, 1] - qd[:-1, 1]
         mid = 0.5 * (qd[1:] + qd[:-1])
         cx = torch.floor(mid[:, 0]).long()
         cy = torch.floor(mid[:, 1]).long()
-        row_ok = (owner[:-1] == owner[1:]) & (cy >= 0) & (cy < height) & ((dyd != 0) | grad)
+        row_ok = (
+            (owner[:-1] == owner[1:])
+            & (cy >= 0)
+            & (cy < height)
+            & ((dyd != 0) | (grad & ~(above[:-1] & above[1:])))
+        )
         start = torch.nonzero(row_ok).squeeze(1)
         piece = take(owner, start)
         first_at = take(torch.cumsum(counts, 0) - counts, piece)
         ends = (start == first_at, start + 1 == first_at + take(counts, piece) - 1)
         g = take(pg, piece)
-        cx = take(cx, start)
+        # A fragment left of the canvas, clamped onto x = 0, is not an edge on that grid
+        # line (its x has no derivative): it goes left of column 0 (xm = 1), where its
+        # height still reaches every cell of its row.
+        cx = torch.where(take(left, start) & take(left, start + 1), -1, take(cx, start))
         cy = take(cy, start)
     q0, q1 = take(q, start), take(q, start + 1)
     dyf = q1[:, 1] - q0[:, 1]

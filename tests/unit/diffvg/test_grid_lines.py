@@ -105,6 +105,19 @@ def _premultiplied(img: torch.Tensor) -> torch.Tensor:
     return torch.cat([img[..., :3] * img[..., 3:], img[..., 3:]], dim=-1)
 
 
+def _assert_central_differences(
+    loss: Callable[[], torch.Tensor], params: list[torch.Tensor]
+) -> tuple[torch.Tensor, ...]:
+    """Autograd's gradient of ``loss`` matches central differences; returns it."""
+    grads = torch.autograd.grad(loss(), params)
+    # Coverage below 1e-6 is dropped as rounding residue: steps must move more than that.
+    for p, g in zip(params, grads, strict=True):
+        with torch.no_grad():
+            fd = central_differences(loss, p, 1e-4)
+        assert torch.allclose(g.reshape(-1), fd, rtol=1e-3, atol=1e-3), (g.reshape(-1), fd)
+    return grads
+
+
 @pytest.mark.parametrize("engine_in_use", ENGINES, indirect=True)
 @pytest.mark.parametrize("even_odd", [False, True])
 def test_gradients_on_grid_lines_match_central_differences(
@@ -118,12 +131,7 @@ def test_gradients_on_grid_lines_match_central_differences(
         img = pydiffvg.render(shapes, groups, width=SIZE, height=SIZE)
         return (_premultiplied(img) - target).pow(2).sum()
 
-    grads = torch.autograd.grad(loss(), params)
-    # Coverage below 1e-6 is dropped as rounding residue: steps must move more than that.
-    for p, g in zip(params, grads, strict=True):
-        with torch.no_grad():
-            fd = central_differences(loss, p, 1e-4)
-        assert torch.allclose(g.reshape(-1), fd, rtol=1e-3, atol=1e-3), (g.reshape(-1), fd)
+    _assert_central_differences(loss, params)
 
 
 @pytest.mark.parametrize("engine_in_use", ENGINES, indirect=True)
@@ -174,3 +182,36 @@ def test_a_stack_chunk_over_other_chunks_keeps_grid_line_gradients(
     sparse = grads()
     for g, ref in zip(layered, sparse, strict=True):
         assert torch.allclose(g, ref, atol=1e-6), (g, ref)
+
+
+@pytest.mark.parametrize("engine_in_use", ENGINES, indirect=True)
+def test_outlines_past_the_canvas_edges_match_central_differences(engine_in_use: str) -> None:
+    # Pieces left of / above the canvas are clamped onto its edge lines: left of it they
+    # still carry their height into every cell of their rows (and the y derivative of
+    # their end points), above it nothing. A triangle and a quadrilateral reach past the
+    # left and top edges, over a square.
+    tri = torch.tensor([[-6.3, 2.2], [9.4, -4.1], [7.7, 13.6]], dtype=F64, requires_grad=True)
+    quad = torch.tensor(
+        [[0.6, 8.5], [-3.2, 15.1], [11.3, 18.2], [14.6, 6.9]], dtype=F64, requires_grad=True
+    )
+    params = [tri, quad]
+    target = torch.rand(SIZE, SIZE, 4, generator=torch.Generator().manual_seed(7), dtype=F64)
+
+    def loss() -> torch.Tensor:
+        shapes: list[Shape] = [
+            pydiffvg.Rect(_t(1.0, 1.0), _t(19.0, 19.0)),
+            pydiffvg.Polygon(tri, is_closed=True),
+            pydiffvg.Polygon(quad, is_closed=True),
+        ]
+        stroke = _t(0.9, 0.9, 0.2, 0.5) if engine_in_use == "dense" else None
+        groups = [
+            ShapeGroup(torch.tensor([0]), _t(0.2, 0.3, 0.9, 0.8), stroke_color=stroke),
+            ShapeGroup(torch.tensor([1]), _t(0.1, 0.8, 0.3, 0.7)),
+            ShapeGroup(torch.tensor([2]), _t(0.9, 0.6, 0.2, 0.6), use_even_odd_rule=True),
+        ]
+        img = pydiffvg.render(shapes, groups, width=SIZE, height=SIZE)
+        return (_premultiplied(img) - target).pow(2).sum()
+
+    grads = _assert_central_differences(loss, params)
+    # The vertices outside the canvas move outlines inside it: their gradient is not 0.
+    assert float(grads[0][0].abs().sum()) > 1e-3
