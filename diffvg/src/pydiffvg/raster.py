@@ -220,8 +220,7 @@ def fragments(
     ty = (kval - ao[:, 1]) / safe_dy
     t = torch.where(is_x, tx, torch.where(is_y, ty, (local == 1).to(dt)))
     with torch.no_grad():
-        key = owner.to(torch.float64) * 2.0 + t.detach().to(torch.float64).clamp(0, 1)
-        perm = torch.argsort(key)
+        perm = torch.argsort(_crossing_key(owner, t.detach()))
     t = take(t, perm)
     with torch.no_grad():  # only slanted pieces can cross both lines at one point
         slanted = (do[:, 0] != 0) & (do[:, 1] != 0)
@@ -238,7 +237,7 @@ def fragments(
     with torch.no_grad():
         # Fragment k runs from crossing k to k + 1 of the same piece; those in a canvas row
         # are kept (level ones add no area but, with gradients, carry their end points' y;
-        # not those clamped from above the canvas, whose end points' y has no gradient).
+        # not those clamped from above the canvas onto y = 0, whose y has no gradient).
         qd = q.detach()
         dyd = qd[1:, 1] - qd[:-1, 1]
         mid = 0.5 * (qd[1:] + qd[:-1])
@@ -248,7 +247,7 @@ def fragments(
             (owner[:-1] == owner[1:])
             & (cy >= 0)
             & (cy < height)
-            & ((dyd != 0) | (grad & ~(above[:-1] & above[1:])))
+            & ((dyd != 0) | (grad & ~(above[:-1] | above[1:])))
         )
         start = torch.nonzero(row_ok).squeeze(1)
         piece = take(owner, start)
@@ -267,6 +266,18 @@ def fragments(
     if grad:
         frags = on_grid_lines(frags, q0, q1, ends, height)
     return frags
+
+
+def _crossing_key(owner: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Sort key of the crossings: by piece (``owner``), then by ``t`` in [0, 1].
+
+    For float32, an int64 key (integer sorts are several times faster than float ones
+    on the CPU): the piece above the bits of ``t``, which order as the values do for
+    non-negative floats (``+ 0.0`` turns -0.0 into 0.0), so the order is exact."""
+    t = t.clamp(0, 1)
+    if t.dtype == torch.float32:
+        return (owner << 31) | (t + 0.0).view(torch.int32).to(torch.int64)
+    return owner.to(torch.float64) * 2.0 + t.to(torch.float64)
 
 
 def _snap_corners(q: torch.Tensor, is_x: torch.Tensor, is_y: torch.Tensor) -> torch.Tensor:
