@@ -68,20 +68,26 @@ def on_grid_lines(
 ) -> Fragments:
     """Twins and halves (module docstring) for fragments running from ``q0`` to ``q1``
     ``[F, 2]``; ``ends`` says whether their start / end is an end point of the piece (grid
-    crossings have no y derivative of their own)."""
+    crossings have no y derivative of their own). The work follows the few fragments
+    that touch a grid line, not all of them."""
     first, last = ends
-    y0, y1 = q0[:, 1], q1[:, 1]
     with torch.no_grad():
-        r = f.cy.to(y0.dtype)
-        a0, a1 = y0.detach(), y1.detach()
+        r = f.cy.to(q0.dtype)
+        a0, a1 = q0[:, 1].detach(), q1[:, 1].detach()
         level = a0 == a1  # every point of a level fragment carries its piece's y
-        up0 = ((a0 == r) & (first | level)).to(y0.dtype)
-        up1 = ((a1 == r) & (last | level)).to(y0.dtype)
-        dn0 = ((a0 == r + 1) & first).to(y0.dtype)
-        dn1 = ((a1 == r + 1) & last).to(y0.dtype)
-        touches = bool((up0 + up1 + dn0 + dn1).any())
-    if not touches:  # the common case: no end point on a horizontal grid line
+        on0, on1 = (a0 == r) & (first | level), (a1 == r) & (last | level)
+        under0, under1 = (a0 == r + 1) & first, (a1 == r + 1) & last
+        idx = torch.nonzero(on0 | on1 | under0 | under1).squeeze(1)
+    if idx.numel() == 0:  # the common case: no end point on a horizontal grid line
         return _split_vertical(f)
+    y0, y1 = take(q0[:, 1], idx), take(q1[:, 1], idx)
+    with torch.no_grad():
+        dt = y0.dtype
+        up0, up1 = take(on0, idx).to(dt), take(on1, idx).to(dt)
+        dn0, dn1 = take(under0, idx).to(dt), take(under1, idx).to(dt)
+        level = take(level, idx)
+        x0, x1 = take(q0[:, 0].detach(), idx), take(q1[:, 0].detach(), idx)
+        g, cy = take(f.g, idx), take(f.cy, idx)
     e0 = y0 - y0.detach()  # zero-valued: the end points' y derivative only
     e1 = y1 - y1.detach()
     up = 0.5 * (up1 * e1 - up0 * e0)
@@ -89,37 +95,38 @@ def on_grid_lines(
     # Moved out of the row, the end point leaves the fragment clipped at the line, where
     # the piece now crosses it at x - (dx/dy) * dy_moved: half of that moves the mean x.
     with torch.no_grad():
-        slope = (q1[:, 0] - q0[:, 0]).detach() / torch.where(level, 1.0, a1 - a0)
+        slope = (x1 - x0) / torch.where(level, 1.0, y1.detach() - y0.detach())
         slope = torch.where(level, 0.0, slope)
     pivot = -0.25 * slope * ((up0 + dn0) * e0 + (up1 + dn1) * e1)
     with torch.no_grad():
         # Moved into the fragment's row, the end point changes the fragment's height.
         way_in = torch.where(level, 0.0, torch.sign(up1 - up0 + dn0 - dn1))
-        turn = f.turn + _deposit(way_in, f.xm)
-    f = Fragments(f.g, f.cx, f.cy, f.dy - up - dn, f.xm + pivot, turn)
+        turn = f.turn.index_add(0, idx, _deposit(way_in, take(f.xm, idx)))
+    f = Fragments(
+        f.g, f.cx, f.cy, f.dy.index_add(0, idx, -(up + dn)), f.xm.index_add(0, idx, pivot), turn
+    )
     with torch.no_grad():
-        has_up = torch.nonzero(((up0 + up1) > 0) & (f.cy > 0)).squeeze(1)
-        has_dn = torch.nonzero(((dn0 + dn1) > 0) & (f.cy + 1 < height)).squeeze(1)
+        has_up = torch.nonzero(((up0 + up1) > 0) & (cy > 0)).squeeze(1)
+        has_dn = torch.nonzero(((dn0 + dn1) > 0) & (cy + 1 < height)).squeeze(1)
         # The twin's height when the end point moves into its row.
         way_up = torch.sign(up0 - up1)[has_up]
         way_dn = torch.sign(dn1 - dn0)[has_dn]
         # A twin sits where the piece would enter the row: at its end point, or along
         # the whole of a level fragment.
-        x0, x1 = q0[:, 0].detach(), q1[:, 0].detach()
         x_up = torch.where(level, 0.5 * (x0 + x1), torch.where(up0 > 0, x0, x1))[has_up]
         x_dn = torch.where(dn0 > 0, x0, x1)[has_dn]
         tx = torch.cat([x_up, x_dn])
         tcx = torch.floor(tx)
         txm = (tx - tcx).to(f.xm.dtype)
     twins = Fragments(
-        torch.cat([f.g[has_up], f.g[has_dn]]),
+        torch.cat([g[has_up], g[has_dn]]),
         tcx.long(),
-        torch.cat([f.cy[has_up] - 1, f.cy[has_dn] + 1]),
+        torch.cat([cy[has_up] - 1, cy[has_dn] + 1]),
         torch.cat([take(up, has_up), take(dn, has_dn)]),
         txm,
         _deposit(torch.cat([way_up, way_dn]), txm),
     )
-    return _split_vertical(f.cat(twins))
+    return _split_vertical(f, twins)
 
 
 def _deposit(way: torch.Tensor, xm: torch.Tensor) -> torch.Tensor:
@@ -127,27 +134,30 @@ def _deposit(way: torch.Tensor, xm: torch.Tensor) -> torch.Tensor:
     return torch.stack([way * (1 - xm), way * xm], dim=1)
 
 
-def _split_vertical(f: Fragments) -> Fragments:
+def _split_vertical(f: Fragments, extra: Fragments | None = None) -> Fragments:
     """Halves of fragments on a vertical grid line (``xm == 0`` in cell ``k``; nothing
     else has ``xm`` exactly 0): one stays with ``xm = 0``, the other goes to cell
-    ``k - 1`` with ``xm = 1``; the sum of their deposits is unchanged."""
+    ``k - 1`` with ``xm = 1``; the sum of their deposits is unchanged. ``extra``
+    fragments (twins) are appended first; one concatenation for all."""
+    if extra is not None:
+        f = f.cat(extra)
     with torch.no_grad():
-        on = f.xm.detach() == 0
-        idx = torch.nonzero(on).squeeze(1)
+        idx = torch.nonzero(f.xm.detach() == 0).squeeze(1)
     if idx.numel() == 0:
         return f
-    dy = f.dy * torch.where(on, 0.5, 1.0).to(f.dy.dtype)
+    half = 0.5 * take(f.dy, idx)
+    dy = f.dy.index_copy(0, idx, half)
     with torch.no_grad():
-        s = torch.sign(f.dy.detach()[idx])
-        turn = f.turn.clone()
+        s = torch.sign(half.detach())
+        old = take(f.turn, idx)
         # Right of the line the area moves by -dy (moving right), left of it by +dy.
-        turn[idx] = 0.5 * turn[idx] + torch.stack([-s, s], dim=1)
-        left = torch.stack([s, -s], dim=1) + 0.5 * f.turn[idx]
+        turn = f.turn.index_copy(0, idx, 0.5 * old + torch.stack([-s, s], dim=1))
+        left = torch.stack([s, -s], dim=1) + 0.5 * old
     return Fragments(
-        torch.cat([f.g, f.g[idx]]),
-        torch.cat([f.cx, f.cx[idx] - 1]),
-        torch.cat([f.cy, f.cy[idx]]),
-        torch.cat([dy, take(dy, idx)]),
+        torch.cat([f.g, take(f.g, idx)]),
+        torch.cat([f.cx, take(f.cx, idx) - 1]),
+        torch.cat([f.cy, take(f.cy, idx)]),
+        torch.cat([dy, half]),
         torch.cat([f.xm, take(f.xm, idx) + 1]),
         torch.cat([turn, left]),
     )

@@ -228,36 +228,46 @@ def fragments(
     # orders by owner first), so ao and do need no permuting.
     q = _snap_corners(ao + t[:, None] * do, (is_x & slanted)[perm], (is_y & slanted)[perm])
     with torch.no_grad():
-        # Crossings above / left of the canvas, before they are clamped to its edges.
+        # Crossings above / left / right of the canvas, before they are clamped to it.
         above = q[:, 1].detach() < 0
         left = q[:, 0].detach() < 0
+        right = q[:, 0].detach() > width
     box_hi = torch.tensor([float(width), float(height)], dtype=dt, device=dev)
     q = torch.minimum(q.clamp(min=0), box_hi)
     grad = q.requires_grad
     with torch.no_grad():
-        # Fragment k runs from crossing k to k + 1 of the same piece; those in a canvas row
-        # are kept (level ones add no area but, with gradients, carry their end points' y;
-        # not those clamped from above the canvas onto y = 0, whose y has no gradient).
+        # Fragment k runs from crossing k to k + 1 of the same piece. Kept: those in a
+        # canvas row and not right of it (they would change no pixel), and of the level
+        # ones, which add no area, those whose y has a derivative, with gradients: not
+        # those clamped from above the canvas onto y = 0, nor those between two crossings
+        # of a slanted piece (level only where it passes a grid corner: one y is a grid
+        # line's, the other snapped to it).
         qd = q.detach()
         dyd = qd[1:, 1] - qd[:-1, 1]
         mid = 0.5 * (qd[1:] + qd[:-1])
         cx = torch.floor(mid[:, 0]).long()
         cy = torch.floor(mid[:, 1]).long()
+        same = owner[:-1] == owner[1:]
+        inner = torch.zeros_like(same)  # neither end is an end point of the piece
+        inner[1:-1] = same[:-2] & same[2:]
+        corner = (dyd == 0) & inner & take(d.detach()[:, 1] != 0, owner[:-1])
         row_ok = (
-            (owner[:-1] == owner[1:])
+            same
             & (cy >= 0)
             & (cy < height)
-            & ((dyd != 0) | (grad & ~(above[:-1] | above[1:])))
+            & ~(right[:-1] | right[1:])
+            & ((dyd != 0) | (grad & ~(above[:-1] | above[1:]) & ~corner))
         )
         start = torch.nonzero(row_ok).squeeze(1)
         piece = take(owner, start)
         first_at = take(torch.cumsum(counts, 0) - counts, piece)
         ends = (start == first_at, start + 1 == first_at + take(counts, piece) - 1)
         g = take(pg, piece)
-        # A fragment left of the canvas, clamped onto x = 0, is not an edge on that grid
-        # line (its x has no derivative): it goes left of column 0 (xm = 1), where its
-        # height still reaches every cell of its row.
-        cx = torch.where(take(left, start) & take(left, start + 1), -1, take(cx, start))
+        # A fragment left of the canvas, clamped onto x = 0 (an end left of it, the other
+        # at most on it), is not an edge on that grid line (its x has no derivative): it
+        # goes left of column 0 (xm = 1), where its height reaches its whole row.
+        outside = (take(left, start) | take(left, start + 1)) & (take(mid[:, 0], start) == 0)
+        cx = torch.where(outside, -1, take(cx, start))
         cy = take(cy, start)
     q0, q1 = take(q, start), take(q, start + 1)
     dyf = q1[:, 1] - q0[:, 1]
