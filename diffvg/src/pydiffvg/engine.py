@@ -94,7 +94,8 @@ def render_pieces(
     num_groups = len(has_fill)
 
     npix = width * height
-    # The stack so far, top down (None: nothing drawn yet).
+    # What the chunks drew so far: premultiplied colour, alpha, log-transmittance (None:
+    # nothing yet; the first chunk is taken as it is, not composited over zeros).
     drawn: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
     if num_groups and pieces.a.shape[0]:
         # Fills (solid or gradient) go through the tiled stack in one piece when it pays:
