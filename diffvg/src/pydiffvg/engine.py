@@ -195,9 +195,9 @@ def render_pieces(
         drawn = _over(drawn, (bg[:, :3] * bg[:, 3:4], bg[:, 3], torch.zeros_like(bg[:, 3])))
     color, cover, _ = drawn
     visible = cover > 1e-8
-    # Straight colour: premultiplied over alpha, 0 where nothing is drawn (no gradient).
-    inverse = torch.where(visible, 1 / torch.where(visible, cover, 1.0), 0.0)
-    out = torch.cat([color * inverse[:, None], cover[:, None].clamp(0, 1)], dim=1)
+    safe = torch.where(visible, cover, torch.ones_like(cover))
+    straight = torch.where(visible[:, None], color / safe[:, None], torch.zeros_like(color))
+    out = torch.cat([straight, cover[:, None].clamp(0, 1)], dim=1)
     return out.reshape(height, width, 4)
 
 
