@@ -187,8 +187,8 @@ def fill_entries(
 def fragments(
     a: torch.Tensor, b: torch.Tensor, pg: torch.Tensor, width: int, height: int
 ) -> Fragments:
-    """Split pieces at pixel-grid lines (clipped to the canvas, deltas left of it folded
-    into column 0, right of it into column ``width``).
+    """Split pieces at pixel-grid lines, clipped to the canvas: fragments left of it carry
+    their height in from left of column 0, those right of or above it are dropped.
 
     Returns per fragment: group, cell column, cell row, signed height ``dy`` and mean
     horizontal position ``xm`` inside the cell (``dy``/``xm`` carry the gradient), and,
