@@ -80,7 +80,7 @@ class _Builder:
         self.with_widths = widths  # False: no group strokes, every half width is 0
         self.points: list[torch.Tensor] = []  # [P_i, 2] point table of each path
         self.widths: list[torch.Tensor] = []  # [P_i] half width at each point
-        # [S_i] 0 line, 1 quadratic, 2 cubic; copied to the CPU once for all paths.
+        # [S_i] 0 line, 1 quadratic, 2 cubic, on the CPU; one array for all paths at build.
         self.ncp: list[torch.Tensor] = []
         self.closed: list[bool] = []
         self.path_group: list[int] = []
@@ -126,7 +126,7 @@ class _Builder:
         """Gather indices [S, 4] into the concatenated point table, kinds, groups and
         stroke mask of every path segment, plus one closing line per open path (fill
         closes open sub-paths implicitly, as SVG does; the stroke does not)."""
-        ncp = torch.cat(self.ncp).cpu().numpy().astype(np.int64)
+        ncp = torch.cat(self.ncp).numpy().astype(np.int64)
         nseg = np.array([c.shape[0] for c in self.ncp])
         npts = np.array([p.shape[0] for p in self.points])
         closed = np.array(self.closed)
