@@ -2,11 +2,10 @@
 
 A render step allocates and frees tensors of a few hundred KB to a few MB. With glibc's
 defaults, ``malloc`` serves many of them with fresh ``mmap`` s and hands freed memory at the
-heap's top back to the system, so every step faults its pages in again: 1,200-1,600 page
-faults and 5-10 ms of system time per step of 256 superpixel-sized blobs at 256 px on the
-2-core development VM, about a fifth of the step. Keeping freed memory in the heap
-removes them. Opt-in, once per process (the vectorizer's worker and CLI call it): the
-settings hold for the whole process, not only for pydiffvg.
+heap's top back to the system, so every step faults its pages in again (page faults per
+step with and without these settings: ``benchmarks/results/diffvg_cpu*.md``). Keeping
+freed memory in the heap removes them. Opt-in, once per process (the vectorizer's worker
+and CLI call it): the settings hold for the whole process, not only for pydiffvg.
 """
 
 from __future__ import annotations

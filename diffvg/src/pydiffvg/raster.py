@@ -248,16 +248,14 @@ def fragments(
         cx = torch.floor(mid[:, 0]).long()
         cy = torch.floor(mid[:, 1]).long()
         same = owner[:-1] == owner[1:]
-        inner = torch.zeros_like(same)  # neither end is an end point of the piece
-        inner[1:-1] = same[:-2] & same[2:]
-        corner = (dyd == 0) & inner & take(d.detach()[:, 1] != 0, owner[:-1])
-        row_ok = (
-            same
-            & (cy >= 0)
-            & (cy < height)
-            & ~(right[:-1] | right[1:])
-            & ((dyd != 0) | (grad & ~(above[:-1] | above[1:]) & ~corner))
-        )
+        row_ok = same & (cy >= 0) & (cy < height) & ~(right[:-1] | right[1:])
+        if grad:
+            inner = torch.zeros_like(same)  # neither end is an end point of the piece
+            inner[1:-1] = same[:-2] & same[2:]
+            corner = inner & take(d.detach()[:, 1] != 0, owner[:-1])
+            row_ok &= (dyd != 0) | ~(above[:-1] | above[1:] | corner)
+        else:
+            row_ok &= dyd != 0
         start = torch.nonzero(row_ok).squeeze(1)
         piece = take(owner, start)
         first_at = take(torch.cumsum(counts, 0) - counts, piece)

@@ -13,24 +13,20 @@ from pydiffvg.allocator import environment
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 
-# Minor page faults of a render step (forward and backward; the median of 7) of 128
-# superpixel-sized blobs at 192 px, in a fresh process, with or without
-# keep_freed_memory().
+# Minor page faults of a render step (forward and backward; the median of 7) of a random
+# 256-shape fill scene at 256 px, in a fresh process, with or without keep_freed_memory().
 _PROBE = """
 import json, resource, sys, torch
 import pydiffvg
 from pydiffvg.allocator import keep_freed_memory
-from pydiffvg.testing import blob_path
+from pydiffvg.testing import random_scene
 applied = keep_freed_memory() if sys.argv[1] == "kept" else None
 torch.set_num_threads(1)
-gen = torch.Generator().manual_seed(0)
-shapes, groups = [], []
-for i in range(128):
-    path = blob_path(torch.rand(2, generator=gen) * 192, 9.0, generator=gen, segments=4)
-    path.points.requires_grad_(True)
-    shapes.append(path)
-    colour = torch.rand(4, generator=gen).requires_grad_(True)
-    groups.append(pydiffvg.ShapeGroup(torch.tensor([i]), colour))
+shapes, groups = random_scene(0, width=256, height=256, num_shapes=256, strokes=False)
+for s in shapes:
+    s.points.requires_grad_(True)
+for g in groups:
+    g.fill_color.requires_grad_(True)
 def step():
     img = pydiffvg.render(shapes, groups, width=192, height=192, samples=2)
     img.square().sum().backward()
