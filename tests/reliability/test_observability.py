@@ -139,7 +139,13 @@ def test_one_trace_per_job_and_metrics(
         sm: dict[Any, float] = {}
         while time.monotonic() < deadline:
             sm = _metrics(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text)
-            if sm.get(("supersvg_jobs", (("state", "completed"),))) == len(wl.job_ids):
+            # A worker's final report completes its job; its attempt is timed when its
+            # process exits, a moment later.
+            done = sm.get(("supersvg_jobs", (("state", "completed"),)))
+            timed = sm.get(
+                ("supersvg_worker_attempt_duration_seconds_count", (("outcome", "exit_0"),))
+            )
+            if done == timed == len(wl.job_ids):
                 break
             time.sleep(0.5)
         assert sm[("supersvg_jobs", (("state", "completed"),))] == len(wl.job_ids)

@@ -14,7 +14,10 @@ from PIL import Image, ImageDraw
 from supersvg.common.storage import LocalArtifactStore
 
 
-def _run(tmp_path: Path, job_id: str, config: dict, **extra: str) -> subprocess.CompletedProcess:
+def _run(
+    tmp_path: Path, job_id: str, config: dict, code: str = "", **extra: str
+) -> subprocess.CompletedProcess:
+    """The worker as a process; ``code``: Python to run instead of ``-m supersvg.worker``."""
     env = {
         "PATH": "/usr/bin:/bin",
         "SUPERSVG_STORAGE_BACKEND": "local",
@@ -29,7 +32,7 @@ def _run(tmp_path: Path, job_id: str, config: dict, **extra: str) -> subprocess.
         **extra,
     }
     return subprocess.run(  # noqa: PLW1510 - the exit code is the assertion
-        [sys.executable, "-m", "supersvg.worker"],
+        [sys.executable, "-c", code] if code else [sys.executable, "-m", "supersvg.worker"],
         env=env,
         capture_output=True,
         text=True,
@@ -60,6 +63,22 @@ def test_worker_writes_the_contract_artifacts(tmp_path: Path) -> None:
     assert preview.size == (80, 64), "the preview has the input's size"
     lines = [json.loads(x) for x in proc.stderr.splitlines() if x.startswith("{")]
     assert lines and all(x["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for x in lines)
+
+
+def test_a_fast_job_imports_no_torch(tmp_path: Path) -> None:
+    # With torch imported, workers lingered for seconds after their final report.
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), "navy").save(buf, "PNG")
+    store.put("jobs/job_f/input", buf.getvalue())
+    code = (
+        "import sys; from supersvg.worker.__main__ import main; "
+        "rc = main(); print(rc, 'torch' in sys.modules)"
+    )
+    config = {"max_paths": 4, "num_iterations": 0, "output_format": "svg"}
+    proc = _run(tmp_path, "job_f", config, code=code)
+    assert proc.stdout.split()[-2:] == ["0", "False"], proc.stderr[-2000:]
+    assert "jobs/job_f/result.json" in store.list("jobs/job_f/")
 
 
 def test_invalid_input_exits_2(tmp_path: Path) -> None:

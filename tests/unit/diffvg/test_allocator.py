@@ -14,13 +14,22 @@ from pydiffvg.allocator import environment
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 
 # Minor page faults of a render step (forward and backward; the median of 7) of a random
-# 256-shape fill scene at 256 px, in a fresh process, with or without keep_freed_memory().
+# 256-shape fill scene at 256 px, in a fresh process: "kept" calls keep_freed_memory();
+# "returned" pins glibc's thresholds at the values its dynamic defaults start from (128 KiB),
+# so that freed memory goes back to the system on every step; "default" changes nothing.
+# glibc's defaults are no fixed baseline: their thresholds grow with what a process frees,
+# and a step faulted between 0 and 3,108 pages in runs of this probe.
 _PROBE = """
-import json, resource, sys, torch
+import ctypes, json, resource, sys, torch
 import pydiffvg
 from pydiffvg.allocator import keep_freed_memory
 from pydiffvg.testing import random_scene
-applied = keep_freed_memory() if sys.argv[1] == "kept" else None
+applied = None
+if sys.argv[1] == "kept":
+    applied = keep_freed_memory()
+elif sys.argv[1] == "returned":
+    libc = ctypes.CDLL(None)
+    applied = bool(libc.mallopt(-3, 128 << 10)) and bool(libc.mallopt(-1, 128 << 10))
 torch.set_num_threads(1)
 shapes, groups = random_scene(0, width=256, height=256, num_shapes=256, strokes=False)
 for s in shapes:
@@ -53,19 +62,20 @@ def _probe(mode: str, env: dict[str, str] | None = None) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module")
-def default_faults() -> float:
-    faults = _probe("default")["faults"]
-    assert faults > 100  # the cost removed below exists with glibc's defaults
-    return faults
+def returned_faults() -> float:
+    returned = _probe("returned")
+    assert returned["applied"] is True
+    assert returned["faults"] > 1000  # the probe sees a step fault its memory in again
+    return returned["faults"]
 
 
-def test_kept_memory_removes_most_page_faults_of_a_render_step(default_faults: float) -> None:
+def test_kept_memory_removes_the_page_faults_of_a_render_step(returned_faults: float) -> None:
     kept = _probe("kept")
     assert kept["applied"] is True  # glibc accepted the settings
-    assert kept["faults"] < default_faults / 4
+    assert kept["faults"] < returned_faults / 100
 
 
-def test_environment_does_the_same_for_a_process_started_with_it(default_faults: float) -> None:
+def test_environment_does_the_same_for_a_process_started_with_it(returned_faults: float) -> None:
     started = _probe("default", environment())
     assert started["applied"] is None  # no mallopt call: the environment alone
-    assert started["faults"] < default_faults / 4
+    assert started["faults"] < returned_faults / 100

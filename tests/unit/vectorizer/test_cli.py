@@ -40,6 +40,22 @@ def test_vectorize_file_with_preview_and_metrics(tmp_path: Path) -> None:
     assert proc.stderr == b""  # no progress bar when stderr is not a terminal
 
 
+def test_fast_mode_imports_no_torch(tmp_path: Path) -> None:
+    # torch's import costs about as much as the whole fast mode.
+    src = tmp_path / "in.png"
+    src.write_bytes(encode(shapes_image(48), "PNG"))
+    argv = ["vectorize", str(src), "-o", str(tmp_path / "o.svg"), "--iterations", "0"]
+    code = (
+        "import sys; from supersvg.vectorizer.cli import main; "
+        f"rc = main({argv!r}); print(rc, 'torch' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.stdout.split() == ["0", "False"], proc.stderr[-2000:]
+    assert (tmp_path / "o.svg").read_text().startswith("<svg")
+
+
 def test_stdin_to_stdout() -> None:
     proc = _run(
         ["vectorize", "-", "-o", "-", "--max-paths", "4", "--iterations", "0"],

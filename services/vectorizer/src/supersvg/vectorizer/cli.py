@@ -219,9 +219,6 @@ def _one(
 
 
 def _run_vectorize(args: argparse.Namespace) -> int:
-    from pydiffvg.allocator import keep_freed_memory
-
-    keep_freed_memory()  # refinement steps reuse their memory (pydiffvg.allocator)
     try:
         cfg = VectorizeConfig(
             max_paths=args.max_paths,
@@ -242,6 +239,12 @@ def _run_vectorize(args: argparse.Namespace) -> int:
     if args.checkpoint and not Path(args.checkpoint).is_file():
         print(f"supersvg: error: CHECKPOINT: {args.checkpoint}: no such file", file=sys.stderr)
         return EXIT_CODES["CHECKPOINT"]
+
+    if cfg.uses_torch:
+        # Imported only then: pydiffvg imports torch, which fast mode never needs.
+        from pydiffvg.allocator import keep_freed_memory
+
+        keep_freed_memory()  # render steps reuse their memory (pydiffvg.allocator)
 
     jobs: list[tuple[str, str, dict[str, str]]] = []
     if args.input != "-" and Path(args.input).is_dir():

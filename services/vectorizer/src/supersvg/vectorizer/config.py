@@ -127,6 +127,12 @@ class VectorizeConfig:
         if self.work_size < 16 or self.refine_size < 16:
             raise ValueError("work_size and refine_size must be at least 16")
 
+    @property
+    def uses_torch(self) -> bool:
+        """Whether the call imports torch: refinement (``iterations`` > 0) or the learned
+        coarse stage (``checkpoint``). Fast mode imports neither."""
+        return self.iterations > 0 or self.checkpoint is not None
+
     def with_(self, **changes: Any) -> VectorizeConfig:
         """Copy with some fields changed."""
         return replace(self, **changes)

@@ -11,7 +11,6 @@ from types import FrameType
 
 from opentelemetry import trace
 
-from pydiffvg.allocator import keep_freed_memory
 from supersvg.api.jobs import ExitCode, WorkerEnv, WorkerEnvError
 from supersvg.common.logging import configure_logging
 from supersvg.common.settings import ConfigurationError
@@ -36,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"supersvg-worker: {exc}", file=sys.stderr)
         return ExitCode.FAILED  # the worker's configuration, not the job: retryable
-    keep_freed_memory()  # refinement steps reuse their memory (pydiffvg.allocator)
     configure_logging("worker", settings.log_level, settings.log_format)
     configure_tracing("supersvg-worker", settings.otlp_endpoint or None)
     try:

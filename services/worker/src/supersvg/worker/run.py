@@ -86,6 +86,11 @@ def run(
         device=_resolve_device(job.device),
         checkpoint=checkpoint,
     )
+    if vcfg.uses_torch:
+        # Imported only then: pydiffvg imports torch (see the vectorizer's import above).
+        from pydiffvg.allocator import keep_freed_memory
+
+        keep_freed_memory()  # render steps reuse their memory (pydiffvg.allocator)
     try:
         data = store.get(job.input_key)
     except ArtifactNotFoundError:
