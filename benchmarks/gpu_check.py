@@ -5,17 +5,18 @@ training, each beside the CPU figures of the same run.
 2. the renderer: forward and backward time and peak GPU memory on the benchmark's scenes
    (256 superpixel-sized and 256 canvas-sized blobs at 256 px, 1024 canvas-sized at 512 px;
    2x2 samples), the CPU time of the same scenes beside;
-3. the vectorizer, ``device="cuda"`` against ``"cpu"``: photos (scikit-image) and flat
-   shapes at budgets 64 / 256 / 1024: PSNR, outlines, seconds;
-4. training: ``supersvg train --config paper`` for a fixed number of steps with and
-   without AMP (steps/s, samples/s, peak GPU memory).
+3. training: ``supersvg train --config paper`` for a fixed number of steps with and
+   without AMP (steps/s, samples/s, peak GPU memory);
+4. the vectorizer, ``device="cuda"`` against ``"cpu"``: photos (scikit-image) and flat
+   shapes at budgets 256 / 64 / 1024: PSNR, outlines, seconds.
 
 Without CUDA it says so, runs what it can (the test selection, which then skips) and
 writes nothing to ``benchmarks/results``. With CUDA it writes ``gpu_check_cuda.{json,md}``
-(device name, driver and torch versions). Each part has a time limit so that the whole
-check stays under ten minutes on one GPU.
+(device name, driver and torch versions) after each part. A case that raises becomes a
+row saying what broke, and the check goes on; cases that would start after ``--budget``
+seconds are listed as not run, so the check fits a lent GPU's time.
 
-    python benchmarks/gpu_check.py --out benchmarks/results [--quick]
+    python benchmarks/gpu_check.py --out benchmarks/results [--quick] [--budget 540]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_threads": torch.get_num_threads(),
     }
     if torch.cuda.is_available():
         info["device"] = torch.cuda.get_device_name(0)
@@ -65,9 +68,20 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def gpu_test_files() -> list[str]:
+    """Test files that carry the ``gpu`` mark (collecting every test would import the
+    services' dependencies, which a GPU node running the vectorizer need not have)."""
+    return sorted(
+        str(f.relative_to(ROOT))
+        for f in (ROOT / "tests").rglob("test_*.py")
+        if "pytest.mark.gpu" in f.read_text()
+    )
+
+
 def gpu_tests(timeout: float) -> dict[str, Any]:
     """Run the gpu-marked tests; returns pytest's closing line and exit code."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:randomly", "tests"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:randomly"]
+    cmd += gpu_test_files()
     try:
         proc = subprocess.run(
             cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
@@ -75,7 +89,11 @@ def gpu_tests(timeout: float) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         return {"exit_code": None, "summary": f"timed out after {timeout:.0f} s"}
     lines = [ln for ln in proc.stdout.strip().splitlines() if ln.strip()]
-    return {"exit_code": proc.returncode, "summary": lines[-1] if lines else ""}
+    out: dict[str, Any] = {"exit_code": proc.returncode, "summary": lines[-1] if lines else ""}
+    if proc.returncode not in (0, 5):
+        out["failures"] = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))][:20]
+        out["output_tail"] = (proc.stdout + proc.stderr)[-6000:]
+    return out
 
 
 def _sync(device: str) -> None:
@@ -163,14 +181,15 @@ def vectorize_case(name: str, image: np.ndarray, budget: int, device: str) -> di
     }
 
 
-def train_case(amp: bool, steps: int) -> dict[str, Any]:
+def train_case(amp: bool, steps: int, device: str = "cuda") -> dict[str, Any]:
     from supersvg.datasets import generate_test
     from supersvg.vectorizer.train import TrainOptions, run_training
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         generate_test(data, count=64)
-        torch.cuda.reset_peak_memory_stats()
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
         run_training(
             TrainOptions(
@@ -179,7 +198,7 @@ def train_case(amp: bool, steps: int) -> dict[str, Any]:
                 config="paper",
                 batch_size=16,
                 max_steps=steps,
-                device="cuda",
+                device=device,
                 amp=amp,
                 checkpoint_every=10**9,
                 preview_every=10**9,
@@ -193,54 +212,80 @@ def train_case(amp: bool, steps: int) -> dict[str, Any]:
         "steps": steps,
         "steps_per_second": round(steps / wall, 3),
         "samples_per_second": round(16 * steps / wall, 2),
-        "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
+        "peak_gpu_mib": (
+            round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else ""
+        ),
         "note": "wall time of the whole run (data loading and start-up included)",
     }
 
 
+def _guarded(part: str, fn: Any, *args: Any) -> dict[str, Any]:
+    """One case; an exception becomes a row that says what broke (the check goes on)."""
+    try:
+        return dict(fn(*args))
+    except Exception as exc:  # reported in the results, not hidden
+        tail = traceback.format_exc().strip().splitlines()[-12:]
+        named = [a if isinstance(a, (int, float, str, bool)) else type(a).__name__ for a in args]
+        return {"part": part, "args": named, "error": repr(exc), "trace": tail}
+
+
 def write(out: Path, report: dict[str, Any]) -> None:
+    """Write what has run so far (a check cut short still leaves its results)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_check_cuda.json").write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]
+    tests = report.get("tests", {})
     lines = [
         "# GPU check (CUDA paths beside the CPU of the same run)",
         "",
         f"Device: {m.get('device')}, driver {m.get('driver')}, torch {m['torch']} "
-        f"(CUDA {m.get('torch_cuda')}), Python {m['python']}; written by "
-        "`benchmarks/gpu_check.py`.",
+        f"(CUDA {m.get('torch_cuda')}), Python {m['python']}, {m.get('cpu_threads')} CPU "
+        "threads for the CPU rows; written by `benchmarks/gpu_check.py`.",
         "",
-        f"GPU tests: `{report['tests']['summary']}` (exit {report['tests']['exit_code']}).",
+        f"GPU tests: `{tests.get('summary')}` (exit {tests.get('exit_code')}).",
+    ]
+    lines += [f"- {f}" for f in tests.get("failures", [])]
+    errors = [r for part in ("render", "vectorize", "train") for r in report.get(part, [])
+              if "error" in r]  # fmt: skip
+    rows = {part: [r for r in report.get(part, []) if "error" not in r]
+            for part in ("render", "vectorize", "train")}  # fmt: skip
+    lines += [
         "",
         "| renderer scene | device | fwd ms | bwd ms | total ms | peak GPU MiB |",
         "|---|---|---|---|---|---|",
     ]
-    for r in report["render"]:
+    for r in rows["render"]:
         lines.append(
             f"| {r['scene']} | {r['device']} | {r['fwd_ms']} | {r['bwd_ms']} | "
             f"{r['total_ms']} | {r.get('peak_gpu_mib', '')} |"
         )
     lines += [
         "",
-        "| image | budget | device | outlines | PSNR dB | steps | s |",
-        "|---|---|---|---|---|---|---|",
+        "| image | budget | device | outlines | PSNR dB | steps | refinement | s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in report["vectorize"]:
+    for r in rows["vectorize"]:
         lines.append(
             f"| {r['image']} | {r['budget']} | {r['device']} | {r['outlines']} | "
-            f"{r['psnr']} | {r['iterations']} | {r['seconds']} |"
+            f"{r['psnr']} | {r['iterations']} | {r['refine']} | {r['seconds']} |"
         )
     lines += [
         "",
-        "| training | AMP | steps/s | samples/s | peak GPU MiB |",
-        "|---|---|---|---|---|",
+        "| training | AMP | steps | steps/s | samples/s | peak GPU MiB |",
+        "|---|---|---|---|---|---|",
     ]
-    for r in report["train"]:
+    for r in rows["train"]:
         lines.append(
-            f"| {r['config']} | {r['amp']} | {r['steps_per_second']} | "
+            f"| {r['config']} | {r['amp']} | {r['steps']} | {r['steps_per_second']} | "
             f"{r['samples_per_second']} | {r['peak_gpu_mib']} |"
         )
+    if errors:
+        lines += ["", "Errors:"] + [f"- {r['part']} {r['args']}: {r['error']}" for r in errors]
+    if report.get("skipped"):
+        lines += ["", "Not run (time limit): " + "; ".join(report["skipped"])]
     targets = report.get("targets", {})
-    lines += ["", "Targets: " + ", ".join(f"{k}: {v}" for k, v in targets.items())]
+    if targets:
+        lines += ["", "Targets: " + ", ".join(f"{k}: {v}" for k, v in targets.items())]
     (out / "gpu_check_cuda.md").write_text("\n".join(lines) + "\n")
 
 
@@ -248,12 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--quick", action="store_true", help="fewer steps and images")
+    ap.add_argument(
+        "--budget", type=float, default=540.0, help="seconds for the whole check (default 540)"
+    )
     args = ap.parse_args(argv)
-    report: dict[str, Any] = {"machine": machine()}
+    deadline = time.monotonic() + args.budget
+    report: dict[str, Any] = {"machine": machine(), "skipped": []}
     cuda = torch.cuda.is_available()
     print(f"machine: {json.dumps(report['machine'])}", flush=True)
-    report["tests"] = gpu_tests(timeout=180)
+    report["tests"] = gpu_tests(timeout=min(240.0, args.budget / 3))
     print(f"gpu tests: {report['tests']['summary']}", flush=True)
+    for line in report["tests"].get("failures", []):
+        print(f"  {line}", flush=True)
     if not cuda:
         print(
             "gpu-check: no CUDA device here. Skipped: renderer, vectorizer and training on "
@@ -261,36 +312,68 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         return 0 if report["tests"]["exit_code"] in (0, 5) else 1
+
+    def left(what: str, need: float) -> bool:
+        if deadline - time.monotonic() > need:
+            return True
+        report["skipped"].append(what)
+        return False
+
+    write(args.out, report)
     steps = 3 if args.quick else 10
     report["render"] = []
     for count, size, kind in RENDER_SCENES:
         for device in ("cuda", "cpu"):
-            if device == "cpu" and count * size > 256 * 256 and args.quick:
+            if not left(f"render {count} {kind} @{size} {device}", 30):
                 continue
-            row = render_case(count, size, kind, device, steps if device == "cuda" else 2)
+            n = steps if device == "cuda" else 2
+            row = _guarded("render", render_case, count, size, kind, device, n)
             report["render"].append(row)
             print(f"render: {row}", flush=True)
+    write(args.out, report)
+    report["train"] = []
+    for amp in (True, False):
+        if left(f"train amp={amp}", 60):
+            row = _guarded("train", train_case, amp, 10 if args.quick else 40)
+            report["train"].append(row)
+            print(f"train: {row}", flush=True)
+    write(args.out, report)
     report["vectorize"] = []
     images = _images()[: 2 if args.quick else None]
-    for name, image in images:
-        for budget in BUDGETS:
+    # Budgets outermost: every image at 256 before any at 1024, if time runs short.
+    for budget in (256, 64, 1024):
+        for name, image in images:
             for device in ("cuda", "cpu"):
-                row = vectorize_case(name, image, budget, device)
+                if not left(f"vectorize {name} @{budget} {device}", 25):
+                    continue
+                row = _guarded("vectorize", vectorize_case, name, image, budget, device)
                 report["vectorize"].append(row)
                 print(f"vectorize: {row}", flush=True)
-    report["train"] = [train_case(amp, 10 if args.quick else 40) for amp in (True, False)]
-    for row in report["train"]:
-        print(f"train: {row}", flush=True)
-    cuda_256 = next(r for r in report["render"] if r["scene"] == "256 superpixel @ 256px")
-    vec_cuda = [r["seconds"] for r in report["vectorize"] if r["device"] == "cuda"]
+            write(args.out, report)
+    cuda_256 = [
+        r for r in report["render"] if r.get("scene") == "256 superpixel @ 256px" and
+        r.get("device") == "cuda" and "error" not in r
+    ]  # fmt: skip
+    vec_cuda = [
+        r["seconds"] for r in report["vectorize"] if r.get("device") == "cuda" and "error" not in r
+    ]
     report["targets"] = {
-        "renderer 256 paths @256 fwd+bwd < 5 ms": f"{cuda_256['total_ms']} ms",
-        "vectorizer default < 1 s per 256 px image": f"mean {np.mean(vec_cuda):.2f} s",
+        "renderer 256 paths @256 fwd+bwd < 5 ms": (
+            f"{cuda_256[0]['total_ms']} ms" if cuda_256 else "not measured"
+        ),
+        "vectorizer default < 1 s per 256 px image": (
+            f"mean {np.mean(vec_cuda):.2f} s over {len(vec_cuda)} calls"
+            if vec_cuda
+            else "not measured"
+        ),
     }
-    report["finite"] = all(math.isfinite(r["psnr"]) for r in report["vectorize"])
+    report["finite"] = all(
+        math.isfinite(r["psnr"]) for r in report["vectorize"] if "error" not in r
+    )
     write(args.out, report)
     print(f"wrote {args.out / 'gpu_check_cuda.md'}", flush=True)
-    return 0 if report["tests"]["exit_code"] == 0 else 1
+    broken = any("error" in r for p in ("render", "vectorize", "train") for r in report[p])
+    return 0 if report["tests"]["exit_code"] == 0 and not broken else 1
 
 
 if __name__ == "__main__":
