@@ -81,7 +81,8 @@ def gpu_test_files() -> list[str]:
 def gpu_tests(timeout: float) -> dict[str, Any]:
     """Run the gpu-marked tests; returns pytest's closing line and exit code."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:randomly"]
-    cmd += gpu_test_files()
+    # The Kubernetes API fixtures (kmock, kubernetes) serve no GPU test.
+    cmd += ["-p", "no:tools.testing.kube.fixtures", *gpu_test_files()]
     try:
         proc = subprocess.run(
             cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
@@ -151,7 +152,7 @@ def _images() -> list[tuple[str, np.ndarray]]:
     for name in PHOTOS:
         img = Image.fromarray(getattr(data, name)()).convert("RGB")
         f = 256 / max(img.size)
-        img = img.resize((round(img.size[0] * f), round(img.size[1] * f)), Image.LANCZOS)
+        img = img.resize((round(img.size[0] * f), round(img.size[1] * f)), Image.Resampling.LANCZOS)
         out.append((name, np.asarray(img)))
     shapes = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">'
@@ -181,41 +182,94 @@ def vectorize_case(name: str, image: np.ndarray, budget: int, device: str) -> di
     }
 
 
-def train_case(amp: bool, steps: int, device: str = "cuda") -> dict[str, Any]:
+def profile_case(count: int, size: int, kind: str, device: str) -> dict[str, Any]:
+    """Where a render step's time goes: kernel launches and device-to-host copies (each
+    one waits for the device) per forward and backward step, and the device's busy time."""
+    from torch.profiler import DeviceType, ProfilerActivity, profile
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from diffvg_bench import _scene
+
+    import pydiffvg
+
+    shapes, groups = _scene(count, size, kind)
+    for s in shapes:
+        s.points = s.points.detach().to(device).requires_grad_(True)
+    for g in groups:
+        g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
+
+    def step() -> None:
+        img = pydiffvg.render(shapes, groups, width=size, height=size, samples=2, device=device)
+        img.square().sum().backward()
+        _sync(device)
+
+    step()
+    step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    t0 = time.perf_counter()
+    with profile(activities=activities) as prof:
+        step()
+    wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    on_device = [e for e in events if e.device_type == DeviceType.CUDA]
+    kernels = sum(e.count for e in on_device if "Memcpy" not in e.key and "Memset" not in e.key)
+    to_host = sum(e.count for e in on_device if "DtoH" in e.key)
+    busy_us = sum(getattr(e, "self_device_time_total", 0) for e in on_device)
+    return {
+        "scene": f"{count} {kind} @ {size}px",
+        "device": device,
+        "kernels_per_step": kernels,
+        "device_to_host_copies_per_step": to_host,
+        "device_busy_ms": round(busy_us / 1e3, 2),
+        "profiled_step_ms": round(1e3 * wall, 2),
+        "cpu_op_events_per_step": sum(e.count for e in events if e.device_type == DeviceType.CPU),
+    }
+
+
+def train_case(amp: bool, steps: int, workers: int = 0, device: str = "cuda") -> dict[str, Any]:
+    """``supersvg train --config paper`` for ``steps`` steps after an untimed two-step run
+    in the same process (CUDA context, cuDNN autotuning, allocator pools)."""
     from supersvg.datasets import generate_test
     from supersvg.vectorizer.train import TrainOptions, run_training
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         generate_test(data, count=64)
+
+        def train(n: int, name: str) -> None:
+            run_training(
+                TrainOptions(
+                    data=data,
+                    output=Path(tmp) / name,
+                    config="paper",
+                    batch_size=16,
+                    max_steps=n,
+                    device=device,
+                    amp=amp,
+                    num_workers=workers,
+                    checkpoint_every=10**9,
+                    preview_every=10**9,
+                    log_every=10**9,
+                )
+            )
+
+        train(2, "warm-up")
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
-        run_training(
-            TrainOptions(
-                data=data,
-                output=Path(tmp) / "run",
-                config="paper",
-                batch_size=16,
-                max_steps=steps,
-                device=device,
-                amp=amp,
-                checkpoint_every=10**9,
-                preview_every=10**9,
-                log_every=10**9,
-            )
-        )
+        train(steps, "run")
         wall = time.perf_counter() - t0
     return {
         "config": "paper",
         "amp": amp,
+        "workers": workers,
         "steps": steps,
         "steps_per_second": round(steps / wall, 3),
         "samples_per_second": round(16 * steps / wall, 2),
         "peak_gpu_mib": (
             round(torch.cuda.max_memory_allocated() / 2**20, 1) if device == "cuda" else ""
         ),
-        "note": "wall time of the whole run (data loading and start-up included)",
+        "note": "wall time of a whole run (its data loading included) after a warm-up run",
     }
 
 
@@ -245,10 +299,26 @@ def write(out: Path, report: dict[str, Any]) -> None:
         f"GPU tests: `{tests.get('summary')}` (exit {tests.get('exit_code')}).",
     ]
     lines += [f"- {f}" for f in tests.get("failures", [])]
-    errors = [r for part in ("render", "vectorize", "train") for r in report.get(part, [])
-              if "error" in r]  # fmt: skip
-    rows = {part: [r for r in report.get(part, []) if "error" not in r]
-            for part in ("render", "vectorize", "train")}  # fmt: skip
+    for run in report.get("runs", [])[1:]:
+        lines.append(
+            f"Merged with a later run (`--merge`) on {run.get('device')}, driver "
+            f"{run.get('driver')}, torch {run['torch']}: its rows replace the same cases."
+        )
+    errors = [r for part in PARTS[1:] for r in report.get(part, []) if "error" in r]
+    rows = {part: [r for r in report.get(part, []) if "error" not in r] for part in PARTS[1:]}
+    if rows["profile"]:
+        lines += [
+            "",
+            "| profiled step (fwd+bwd) | kernels | device-to-host copies | device busy ms "
+            "| step ms under the profiler (its start included) |",
+            "|---|---|---|---|---|",
+        ]
+        for r in rows["profile"]:
+            lines.append(
+                f"| {r['scene']} {r['device']} | {r['kernels_per_step']} | "
+                f"{r['device_to_host_copies_per_step']} | {r['device_busy_ms']} | "
+                f"{r['profiled_step_ms']} |"
+            )
     lines += [
         "",
         "| renderer scene | device | fwd ms | bwd ms | total ms | peak GPU MiB |",
@@ -271,22 +341,40 @@ def write(out: Path, report: dict[str, Any]) -> None:
         )
     lines += [
         "",
-        "| training | AMP | steps | steps/s | samples/s | peak GPU MiB |",
-        "|---|---|---|---|---|---|",
+        "| training | AMP | loader workers | steps | steps/s | samples/s | peak GPU MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows["train"]:
         lines.append(
-            f"| {r['config']} | {r['amp']} | {r['steps']} | {r['steps_per_second']} | "
-            f"{r['samples_per_second']} | {r['peak_gpu_mib']} |"
+            f"| {r['config']} | {r['amp']} | {r.get('workers', 0)} | {r['steps']} | "
+            f"{r['steps_per_second']} | {r['samples_per_second']} | {r['peak_gpu_mib']} |"
         )
+    if rows["train"]:
+        lines.append(f"\nTraining: {rows['train'][0]['note']}.")
     if errors:
         lines += ["", "Errors:"] + [f"- {r['part']} {r['args']}: {r['error']}" for r in errors]
     if report.get("skipped"):
-        lines += ["", "Not run (time limit): " + "; ".join(report["skipped"])]
+        lines += ["", "Not run (time limit): " + "; ".join(dict.fromkeys(report["skipped"]))]
     targets = report.get("targets", {})
     if targets:
         lines += ["", "Targets: " + ", ".join(f"{k}: {v}" for k, v in targets.items())]
     (out / "gpu_check_cuda.md").write_text("\n".join(lines) + "\n")
+
+
+PARTS = ("tests", "profile", "render", "train", "vectorize")
+
+
+def _key(part: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's identity, so that a later run's row replaces an earlier one (``--merge``)."""
+    if "error" in row:
+        return ("error", *row["args"])
+    fields = {
+        "profile": ("scene", "device"),
+        "render": ("scene", "device"),
+        "train": ("config", "amp", "workers"),
+        "vectorize": ("image", "budget", "device"),
+    }[part]
+    return tuple(row.get(f) for f in fields)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,22 +384,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--budget", type=float, default=540.0, help="seconds for the whole check (default 540)"
     )
+    ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of PARTS")
+    ap.add_argument("--budgets", default="256,64,1024", help="vectorizer outline budgets")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="add to the results already in --out: this run's vectorizer cases replace the "
+        "same cases, other parts run now replace theirs",
+    )
     args = ap.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    if unknown := set(parts) - set(PARTS):
+        ap.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
     deadline = time.monotonic() + args.budget
     report: dict[str, Any] = {"machine": machine(), "skipped": []}
+    previous: dict[str, Any] = {}
+    if args.merge and (args.out / "gpu_check_cuda.json").is_file():
+        previous = json.loads((args.out / "gpu_check_cuda.json").read_text())
     cuda = torch.cuda.is_available()
     print(f"machine: {json.dumps(report['machine'])}", flush=True)
-    report["tests"] = gpu_tests(timeout=min(240.0, args.budget / 3))
-    print(f"gpu tests: {report['tests']['summary']}", flush=True)
-    for line in report["tests"].get("failures", []):
-        print(f"  {line}", flush=True)
+    if "tests" in parts:
+        report["tests"] = gpu_tests(timeout=min(240.0, args.budget / 3))
+        print(f"gpu tests: {report['tests']['summary']}", flush=True)
+        for line in report["tests"].get("failures", []):
+            print(f"  {line}", flush=True)
+        if not cuda:
+            print(
+                "gpu-check: no CUDA device here. Skipped: renderer, vectorizer and training "
+                "on CUDA (nothing written). The gpu-marked tests above ran and skipped.",
+                flush=True,
+            )
+            return 0 if report["tests"]["exit_code"] in (0, 5) else 1
     if not cuda:
-        print(
-            "gpu-check: no CUDA device here. Skipped: renderer, vectorizer and training on "
-            "CUDA (nothing written). The gpu-marked tests above ran and skipped.",
-            flush=True,
-        )
-        return 0 if report["tests"]["exit_code"] in (0, 5) else 1
+        print("gpu-check: no CUDA device here; nothing run, nothing written.", flush=True)
+        return 0
 
     def left(what: str, need: float) -> bool:
         if deadline - time.monotonic() > need:
@@ -319,61 +425,91 @@ def main(argv: list[str] | None = None) -> int:
         report["skipped"].append(what)
         return False
 
-    write(args.out, report)
+    def add(part: str, row: dict[str, Any]) -> None:
+        report.setdefault(part, []).append(row)
+        print(f"{part}: {row}", flush=True)
+
+    def save() -> None:
+        merged = dict(report)
+        if previous:
+            merged["runs"] = [*previous.get("runs", [previous["machine"]]), report["machine"]]
+            merged["machine"] = previous["machine"]
+            if "tests" not in report and "tests" in previous:
+                merged["tests"] = previous["tests"]
+            for part in PARTS[1:]:
+                if part != "vectorize" and part in parts:
+                    continue  # run again: this run's rows replace the part
+                mine = {_key(part, r): r for r in report.get(part, [])}
+                kept = [r for r in previous.get(part, []) if _key(part, r) not in mine]
+                merged[part] = kept + list(mine.values())
+            done = {f"{r.get('image')} @{r.get('budget')} {r.get('device')}"
+                    for r in merged.get("vectorize", [])}  # fmt: skip
+            merged["skipped"] = [
+                w for w in previous.get("skipped", []) + report["skipped"]
+                if w.removeprefix("vectorize ") not in done
+            ]  # fmt: skip
+        _targets(merged)
+        write(args.out, merged)
+
+    save()
     steps = 3 if args.quick else 10
-    report["render"] = []
-    for count, size, kind in RENDER_SCENES:
-        for device in ("cuda", "cpu"):
-            if not left(f"render {count} {kind} @{size} {device}", 30):
-                continue
-            n = steps if device == "cuda" else 2
-            row = _guarded("render", render_case, count, size, kind, device, n)
-            report["render"].append(row)
-            print(f"render: {row}", flush=True)
-    write(args.out, report)
-    report["train"] = []
-    for amp in (True, False):
-        if left(f"train amp={amp}", 60):
-            row = _guarded("train", train_case, amp, 10 if args.quick else 40)
-            report["train"].append(row)
-            print(f"train: {row}", flush=True)
-    write(args.out, report)
-    report["vectorize"] = []
-    images = _images()[: 2 if args.quick else None]
-    # Budgets outermost: every image at 256 before any at 1024, if time runs short.
-    for budget in (256, 64, 1024):
-        for name, image in images:
+    if "profile" in parts and left("profile", 30):
+        add("profile", _guarded("profile", profile_case, 256, 256, "superpixel", "cuda"))
+        save()
+    if "render" in parts:
+        for count, size, kind in RENDER_SCENES:
             for device in ("cuda", "cpu"):
-                if not left(f"vectorize {name} @{budget} {device}", 25):
+                if not left(f"render {count} {kind} @{size} {device}", 30):
                     continue
-                row = _guarded("vectorize", vectorize_case, name, image, budget, device)
-                report["vectorize"].append(row)
-                print(f"vectorize: {row}", flush=True)
-            write(args.out, report)
+                n = steps if device == "cuda" else 2
+                add("render", _guarded("render", render_case, count, size, kind, device, n))
+        save()
+    if "train" in parts:
+        # Without and with data-loading workers (16 CPU cores beside the GPU), then AMP.
+        for amp, workers in ((False, 0), (False, 8), (True, 8)):
+            if left(f"train amp={amp} workers={workers}", 60):
+                n = 5 if args.quick else 16
+                add("train", _guarded("train", train_case, amp, n, workers))
+                save()
+    if "vectorize" in parts:
+        images = _images()[: 2 if args.quick else None]
+        # Budgets outermost: every image at the first budget before any at the next.
+        for budget in (int(b) for b in args.budgets.split(",")):
+            for name, image in images:
+                for device in ("cuda", "cpu"):
+                    if not left(f"vectorize {name} @{budget} {device}", 25):
+                        continue
+                    add(
+                        "vectorize",
+                        _guarded("vectorize", vectorize_case, name, image, budget, device),
+                    )
+                save()
+    save()
+    print(f"wrote {args.out / 'gpu_check_cuda.md'}", flush=True)
+    broken = any("error" in r for p in PARTS[1:] for r in report.get(p, []))
+    tests_ok = report.get("tests", {"exit_code": 0})["exit_code"] == 0
+    return 0 if tests_ok and not broken else 1
+
+
+def _targets(report: dict[str, Any]) -> None:
     cuda_256 = [
-        r for r in report["render"] if r.get("scene") == "256 superpixel @ 256px" and
+        r for r in report.get("render", []) if r.get("scene") == "256 superpixel @ 256px" and
         r.get("device") == "cuda" and "error" not in r
     ]  # fmt: skip
-    vec_cuda = [
-        r["seconds"] for r in report["vectorize"] if r.get("device") == "cuda" and "error" not in r
-    ]
+    vec = [r for r in report.get("vectorize", []) if "error" not in r]
+    vec_cuda = [r["seconds"] for r in vec if r["device"] == "cuda"]
     report["targets"] = {
         "renderer 256 paths @256 fwd+bwd < 5 ms": (
             f"{cuda_256[0]['total_ms']} ms" if cuda_256 else "not measured"
         ),
         "vectorizer default < 1 s per 256 px image": (
-            f"mean {np.mean(vec_cuda):.2f} s over {len(vec_cuda)} calls"
+            f"mean {np.mean(vec_cuda):.2f} s over {len(vec_cuda)} CUDA calls (256 px images, "
+            "every budget)"
             if vec_cuda
             else "not measured"
         ),
     }
-    report["finite"] = all(
-        math.isfinite(r["psnr"]) for r in report["vectorize"] if "error" not in r
-    )
-    write(args.out, report)
-    print(f"wrote {args.out / 'gpu_check_cuda.md'}", flush=True)
-    broken = any("error" in r for p in ("render", "vectorize", "train") for r in report[p])
-    return 0 if report["tests"]["exit_code"] == 0 and not broken else 1
+    report["finite"] = all(math.isfinite(r["psnr"]) for r in vec)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ def _to(shapes: list, groups: list, device: torch.device) -> None:
             g.stroke_color = g.stroke_color.to(device)
 
 
+def _premultiplied(img: torch.Tensor) -> torch.Tensor:
+    return torch.cat([img[..., :3] * img[..., 3:], img[..., 3:]], dim=-1)
+
+
 @pytest.mark.parametrize("index", range(8))
 def test_cuda_forward_matches_resvg_and_cpu(index: int) -> None:
     size = (64, 128, 256, 512)[index % 4]
@@ -34,7 +38,10 @@ def test_cuda_forward_matches_resvg_and_cpu(index: int) -> None:
     _to(shapes, groups, CUDA)
     gpu = pydiffvg.render(shapes, groups, width=size, height=size)
     assert gpu.device.type == "cuda"
-    assert float((gpu.cpu() - cpu).abs().max()) < 1e-3
+    # Premultiplied, as the image is composited: the GPU adds in another order, so a pixel
+    # that no shape covers can keep a coverage of ~1e-5 instead of 0 there (seen on an
+    # H200), and the straight colour of so faint a pixel is any colour.
+    assert float((_premultiplied(gpu.cpu()) - _premultiplied(cpu)).abs().max()) < 1e-3
     mae, p99 = compare_with_resvg(shapes, groups, size, size, device=CUDA)
     assert mae <= 0.01
     assert p99 <= 0.15
@@ -67,8 +74,10 @@ def test_cuda_gradcheck_float64() -> None:
         )
         return pydiffvg.render([path], [group], width=16, height=16)
 
+    # index_add on CUDA adds with atomics in no fixed order, so two backward passes may
+    # differ in the last bits (gradcheck's reentrancy check failed with a tolerance of 0).
     assert torch.autograd.gradcheck(
-        fn, (pts, fill, width), eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True
+        fn, (pts, fill, width), eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True, nondet_tol=1e-9
     )
 
 
