@@ -102,18 +102,24 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def render_case(count: int, size: int, kind: str, device: str, steps: int) -> dict[str, Any]:
-    """Median forward and backward milliseconds of one benchmark scene."""
+def _scene_on(count: int, size: int, kind: str, device: str) -> tuple[list[Any], list[Any]]:
+    """A benchmark scene on ``device``, its points and fill colours requiring gradients."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from diffvg_bench import _scene
-
-    import pydiffvg
 
     shapes, groups = _scene(count, size, kind)
     for s in shapes:
         s.points = s.points.detach().to(device).requires_grad_(True)
     for g in groups:
         g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
+    return shapes, groups
+
+
+def render_case(count: int, size: int, kind: str, device: str, steps: int) -> dict[str, Any]:
+    """Median forward and backward milliseconds of one benchmark scene."""
+    import pydiffvg
+
+    shapes, groups = _scene_on(count, size, kind, device)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     fwd: list[float] = []
@@ -187,16 +193,9 @@ def profile_case(count: int, size: int, kind: str, device: str) -> dict[str, Any
     one waits for the device) per forward and backward step, and the device's busy time."""
     from torch.profiler import DeviceType, ProfilerActivity, profile
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from diffvg_bench import _scene
-
     import pydiffvg
 
-    shapes, groups = _scene(count, size, kind)
-    for s in shapes:
-        s.points = s.points.detach().to(device).requires_grad_(True)
-    for g in groups:
-        g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
+    shapes, groups = _scene_on(count, size, kind, device)
 
     def step() -> None:
         img = pydiffvg.render(shapes, groups, width=size, height=size, samples=2, device=device)
