@@ -48,10 +48,20 @@ DEFAULT_CHUNK_ENTRIES = 1 << 22
 # benchmarks/diffvg_bench.py).
 DENSE_MAX_RATIO = 2.0
 STACK_MAX_RATIO = 6.0
+# Whatever the layer count, the stack also takes fills whose boxes cover their union box
+# this many times over on average: its tiles skip the layers that do not reach them and
+# those hidden under opaque ones, where sparse entries pay for every covered pixel of
+# every layer (256 superpixel-sized blobs, about 1.6 deep, are faster sparse; a training
+# batch's tiles, about 5 deep, take half the time through the stack).
+STACK_MIN_DEPTH = 3.0
 # A group is canvas-sized when its box covers this share of the canvas; runs of at least
 # MIN_RUN such groups (or of smaller ones) start a chunk of their own.
 LARGE_GROUP_SHARE = 0.125
 MIN_RUN = 4
+# A chunk whose groups lie within this share of the canvas is drawn on a canvas of its own
+# window and composited there alone: its sparse and dense work, and what backward keeps,
+# follow the window, not the canvas (tiled scenes, such as a training batch).
+WINDOW_MAX_SHARE = 0.5
 
 
 def render_pieces(
@@ -112,6 +122,7 @@ def render_pieces(
             width=width,
             height=height,
             max_ratio=math.inf if large else STACK_MAX_RATIO,
+            min_depth=STACK_MIN_DEPTH,
         )
         chunks = (
             [(0, num_groups, 0, int(pieces.a.shape[0]))]
@@ -128,19 +139,36 @@ def render_pieces(
         )
         grad_on = torch.is_grad_enabled()
         for g0, g1, p0, p1 in chunks:
-            args = (pieces.a[p0:p1], pieces.b[p0:p1], pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
+            a, b = pieces.a[p0:p1], pieces.b[p0:p1]
+            chunk_boxes = boxes[g0:g1]
+            cw, ch = width, height
+            # Gradient paints are evaluated in canvas coordinates: those chunks keep it.
+            window = (
+                None
+                if any(2 * g0 <= lid < 2 * g1 for lid, _ in gradients)
+                else _chunk_window(chunk_boxes, width, height)
+            )
+            if window is not None:
+                # Drawn on a canvas of the chunk's own window (exact: an integer shift).
+                x0, y0, x1, y1 = window
+                cw, ch = x1 - x0, y1 - y0
+                a = a - a.new_tensor([x0, y0])
+                b = b - b.new_tensor([x0, y0])
+                chunk_boxes = chunk_boxes - chunk_boxes.new_tensor([x0, y0, x0, y0])
+            args = (a, b, pieces.ha[p0:p1], pieces.hb[p0:p1], solid)
             chunk_fills = not any(has_stroke[g0:g1]) and not any(
                 2 * g0 <= lid < 2 * g1 and lid % 2 for lid, _ in gradients
             )
             ratio = STACK_MAX_RATIO if chunk_fills else DENSE_MAX_RATIO
             ratio = math.inf if large else ratio  # the whole scene, chosen above
             box = _dense_box(
-                boxes[g0:g1],
+                chunk_boxes,
                 has_fill=has_fill[g0:g1],
                 has_stroke=has_stroke[g0:g1],
-                width=width,
-                height=height,
+                width=cw,
+                height=ch,
                 max_ratio=ratio,
+                min_depth=STACK_MIN_DEPTH if chunk_fills else math.inf,
             )
             # Fills rendered densely go through the edge-driven stack, which keeps no
             # dense intermediates for backward: checkpointing it would only add work.
@@ -159,6 +187,8 @@ def render_pieces(
                 p1: int = p1,
                 box: tuple[int, int, int, int] | None = box,
                 stacked: bool = stacked,
+                cw: int = cw,
+                ch: int = ch,
             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
                 return _render_chunk(
                     a,
@@ -175,8 +205,8 @@ def render_pieces(
                     gradients=_with_tensors(gradients, paint_tensors),
                     box=box,
                     stacked=stacked,
-                    width=width,
-                    height=height,
+                    width=cw,
+                    height=ch,
                     samples=samples,
                 )
 
@@ -185,7 +215,10 @@ def render_pieces(
                 chunk = _Recompute.apply(run, *args, *paint_args)
             else:
                 chunk = run(*args, *paint_args)
-            drawn = chunk if drawn is None else _over(chunk, drawn)
+            if window is None:
+                drawn = chunk if drawn is None else _over(chunk, drawn)
+            else:
+                drawn = _over_window(chunk, drawn, window, width, height)
 
     if drawn is None:
         zero = torch.zeros(npix, dtype=dt, device=dev)
@@ -199,6 +232,47 @@ def render_pieces(
     straight = torch.where(visible[:, None], color / safe[:, None], torch.zeros_like(color))
     out = torch.cat([straight, cover[:, None].clamp(0, 1)], dim=1)
     return out.reshape(height, width, 4)
+
+
+def _chunk_window(boxes: torch.Tensor, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The part of the canvas a chunk draws on, ``(x0, y0, x1, y1)`` (ends exclusive): its
+    groups' boxes (``[G, 4]``, :func:`_group_boxes`) grown by two pixels, on the canvas.
+    None when that is most of the canvas: then the chunk is drawn on the whole of it."""
+    ok = torch.isfinite(boxes).all(1)
+    if not bool(ok.any()):
+        return None
+    box = boxes[ok]
+    x0 = max(math.floor(float(box[:, 0].min())) - 2, 0)
+    y0 = max(math.floor(float(box[:, 1].min())) - 2, 0)
+    x1 = min(math.ceil(float(box[:, 2].max())) + 2, width)
+    y1 = min(math.ceil(float(box[:, 3].max())) + 2, height)
+    if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > WINDOW_MAX_SHARE * width * height:
+        return None
+    return x0, y0, x1, y1
+
+
+def _over_window(
+    top: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    below: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    window: tuple[int, int, int, int],
+    width: int,
+    height: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``top``, drawn on ``window``'s own canvas, composited over the canvas ``below``
+    (None: nothing yet). Only the window's pixels are composited; the rest is copied."""
+    x0, y0, x1, y1 = window
+    dev, dt = top[1].device, top[1].dtype
+    if below is None:
+        zero = torch.zeros(width * height, dtype=dt, device=dev)
+        below = (torch.zeros((width * height, 3), dtype=dt, device=dev), zero, zero)
+    rows = torch.arange(y0, y1, device=dev)[:, None] * width
+    idx = (rows + torch.arange(x0, x1, device=dev)[None, :]).reshape(-1)
+    inside = _over(top, (take(below[0], idx), take(below[1], idx), take(below[2], idx)))
+    return (
+        below[0].index_copy(0, idx, inside[0]),
+        below[1].index_copy(0, idx, inside[1]),
+        below[2].index_copy(0, idx, inside[2]),
+    )
 
 
 def _over(
@@ -488,11 +562,12 @@ def _dense_box(
     width: int,
     height: int,
     max_ratio: float,
+    min_depth: float = math.inf,
 ) -> tuple[int, int, int, int] | None:
     """The pixel box to render densely, or None when the chunk's shapes cover too little
     of their union box for dense layers to pay off: dense cells (layers x box pixels) may
     be at most ``max_ratio`` times the sum of the groups' own boxes (``box`` ``[G, 4]``,
-    from :func:`_group_boxes`)."""
+    from :func:`_group_boxes`), or that sum must be at least ``min_depth`` box areas."""
     ng = len(has_fill)
     if ng < 2:
         return None
@@ -511,8 +586,9 @@ def _dense_box(
     x1 = min(int(torch.floor(hi_x[ok].max())), width - 1)
     y1 = min(int(torch.floor(hi_y[ok].max())), height - 1)
     layers = ng * (2 if any(has_stroke) else 1)
-    dense_cells = layers * (x1 - x0 + 1) * (y1 - y0 + 1)
-    return (x0, y0, x1, y1) if dense_cells <= max_ratio * area else None
+    pixels = (x1 - x0 + 1) * (y1 - y0 + 1)
+    dense = layers * pixels <= max_ratio * area or area >= min_depth * pixels
+    return (x0, y0, x1, y1) if dense else None
 
 
 def _render_dense(
