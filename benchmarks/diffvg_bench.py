@@ -13,7 +13,10 @@ against resvg on the 50-scene suite of the unit tests, gradient-vs-finite-differ
 cosines and the optimisation PSNR.
 
 Usage: python benchmarks/diffvg_bench.py --out benchmarks/results [--baseline REV]
-       [--full] [--quick] [--only KIND,...] [--glibc-defaults] [--quality]
+       [--full] [--quick] [--only KIND,...] [--name NAME] [--glibc-defaults] [--quality]
+
+``tiles`` (``--full`` or ``--only tiles``): a training batch's render, 8 tiles of 224 px
+with 128 blobs each and their coverage row (as ``supersvg.vectorizer.models.paths``).
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ FULL_CASES = tuple(
     for count in (16, 256, 1024)
     if (count, size, kind) not in TARGET_CASES
 )
+# A training batch as supersvg.vectorizer.models.paths draws it (--full, or --only tiles).
+TRAINING_CASES = ((8, 224, "tiles"),)
 # Added by the edge-driven fill stack; the baseline default is the revision before it.
 STACK_MODULE = "diffvg/src/pydiffvg/stack.py"
 
@@ -93,6 +98,40 @@ def _scene(count: int, size: int, kind: str, seed: int = 0) -> tuple[list[Any], 
             )
         )
     return shapes, groups
+
+
+def _tiles(count: int, size: int, seed: int = 0) -> tuple[list[Any], list[Any], int, int]:
+    """A training batch's render: ``count`` tiles of ``size`` px in a row, 128 blobs each
+    as an untrained model draws them (centres near the tile's middle, radii about 0.18 of
+    the tile, opaque), over a second row with the same outlines in white (the coverage);
+    tiles a gutter of one tile apart. Returns shapes, groups, canvas width and height."""
+    import torch
+
+    import pydiffvg
+    from pydiffvg.testing import blob_path
+
+    gen = torch.Generator().manual_seed(seed)
+    stride = 3 * size
+    outlines = []
+    for _ in range(count * 128):
+        centre = torch.sigmoid(0.5 * torch.randn(2, generator=gen))
+        radius = float(torch.sigmoid(-1 + 0.5 * torch.randn(1, generator=gen))) * 0.6 + 0.02
+        outlines.append((centre, radius, torch.rand(3, generator=gen)))
+    shapes: list[Any] = []
+    groups: list[Any] = []
+    for row in range(2):
+        for i, (centre, radius, rgb) in enumerate(outlines):
+            origin = torch.tensor([(i // 128) * stride + size, row * stride + size])
+            shapes.append(
+                blob_path(origin + centre * size, radius * size, generator=gen, segments=4)
+            )
+            colour = torch.cat([rgb if row == 0 else torch.ones(3), torch.ones(1)])
+            groups.append(
+                pydiffvg.ShapeGroup(torch.tensor([len(shapes) - 1]), colour.requires_grad_(True))
+            )
+    for s in shapes:
+        s.points.requires_grad_(True)
+    return shapes, groups, stride * count, stride * 2
 
 
 def _layered(count: int, size: int, seed: int = 0) -> tuple[Any, list[int], Any]:
@@ -202,7 +241,11 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
                 verts, sizes, groups_of_loops, colours, width=size, height=size
             )
     else:
-        shapes, groups = _scene(spec["count"], size, spec["kind"])
+        width = height = size
+        if spec["kind"] == "tiles":
+            shapes, groups, width, height = _tiles(spec["count"], size)
+        else:
+            shapes, groups = _scene(spec["count"], size, spec["kind"])
         if device.type == "cuda":
             for s in shapes:
                 s.points = s.points.detach().to(device).requires_grad_(True)
@@ -210,7 +253,7 @@ def run_case(spec: dict[str, Any]) -> dict[str, Any]:
                 g.fill_color = g.fill_color.detach().to(device).requires_grad_(True)
 
         def draw() -> Any:
-            return pydiffvg.render(shapes, groups, width=size, height=size, samples=2)
+            return pydiffvg.render(shapes, groups, width=width, height=height, samples=2)
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -358,6 +401,7 @@ def speed(
     rounds: int = DEFAULT_ROUNDS,
     *,
     allocator: str = "kept",
+    name: str | None = None,
 ) -> None:
     base_root = extract_baseline(baseline)
     results = []
@@ -395,7 +439,7 @@ def speed(
         "note": "shared machine: other jobs may be running; loadavg is recorded per case",
         "cases": results,
     }
-    name = ("diffvg_cpu" if device == "cpu" else "diffvg_cuda") + (
+    name = name or ("diffvg_cpu" if device == "cpu" else "diffvg_cuda") + (
         "" if allocator == "kept" else "_glibc_defaults"
     )
     (out_dir / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
@@ -433,6 +477,8 @@ def _table(payload: dict[str, Any]) -> str:
         "",
         "Scenes: closed 4-cubic blobs, one shape per group, colours with alpha "
         "(`superpixel`: each covers its share of the canvas; `image`: canvas-sized); "
+        "`tiles`: a training batch (8 tiles of 224 px, 128 opaque blobs each, and their "
+        "white coverage row, a tile apart: 2,048 outlines on 5,376 x 1,344 px); "
         "`layered`: 16 canvas-sized opaque polygons under small ones (20-60 vertices, "
         "`render_polygons`); `refine`: the vectorizer's refinement of skimage's astronaut "
         f"(layered outlines, flat colours, {REFINE_STEPS} Adam steps; total = mean time per "
@@ -690,6 +736,9 @@ def main() -> None:
         help="run both engines with glibc's allocator defaults (results *_glibc_defaults.*)",
     )
     parser.add_argument("--only", help="comma-separated scene kinds to run (default: all)")
+    parser.add_argument(
+        "--name", help="results file name for the CPU run (default diffvg_cpu[_glibc_defaults])"
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -699,14 +748,17 @@ def main() -> None:
     if not args.skip_speed:
         import torch
 
-        cases = list(TARGET_CASES) + (list(FULL_CASES) if args.full else [])
+        cases = list(TARGET_CASES)
+        if args.full:
+            cases += list(FULL_CASES) + list(TRAINING_CASES)
         if args.quick:
             cases = [c for c in cases if c[0] < 1024 and c[1] < 512]
         if args.only:
-            cases = [c for c in cases if c[2] in args.only.split(",")]
+            known = list(TARGET_CASES) + list(FULL_CASES) + list(TRAINING_CASES)
+            cases = [c for c in known if c[2] in args.only.split(",")]
         baseline = args.baseline or default_baseline()
         allocator = "glibc" if args.glibc_defaults else "kept"
-        speed(args.out, "cpu", cases, baseline, args.rounds, allocator=allocator)
+        speed(args.out, "cpu", cases, baseline, args.rounds, allocator=allocator, name=args.name)
         if torch.cuda.is_available():
             speed(args.out, "cuda", cases, baseline, args.rounds, allocator=allocator)
     if args.quality:
