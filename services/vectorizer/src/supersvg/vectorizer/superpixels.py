@@ -142,31 +142,47 @@ def merge_regions(
         alive_l: list[bool] = alive.tolist()
         par: list[int] = parent.tolist()
 
+        # Region means, kept up to date: a cost is then a few products (the same floats as
+        # dividing the sums each time).
+        m_l: list[list[float]] = [[v / w for v in sv] for sv, w in zip(s_l, w_l, strict=True)]
+
         def cost(i: int, j: int) -> float:
             ni, nj = n_l[i], n_l[j]
-            si, sj = s_l[i], s_l[j]
-            wi, wj = w_l[i], w_l[j]
-            d0 = si[0] / wi - sj[0] / wj
-            d1 = si[1] / wi - sj[1] / wj
-            d2 = si[2] / wi - sj[2] / wj
-            d3 = si[3] / wi - sj[3] / wj
+            mi, mj = m_l[i], m_l[j]
+            d0 = mi[0] - mj[0]
+            d1 = mi[1] - mj[1]
+            d2 = mi[2] - mj[2]
+            d3 = mi[3] - mj[3]
             return ni * nj / (ni + nj) * (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3)
 
         heap = [(cost(i, j), i, j, 0, 0) for i, j in pairs.tolist()]
         heapq.heapify(heap)
+        live = len(heap)  # entries still valid: one per adjacent pair of live regions
         spent = 0.0
         while heap and count > 1:
+            if len(heap) > 4 * live + 4096:
+                # Mostly stale entries: drop them at once rather than popping each. The
+                # order in which valid entries come out is the same.
+                heap = [
+                    e for e in heap
+                    if alive_l[e[1]] and alive_l[e[2]]
+                    and version[e[1]] == e[3] and version[e[2]] == e[4]
+                ]  # fmt: skip
+                heapq.heapify(heap)
             c_ij, i, j, vi, vj = heapq.heappop(heap)
             if not (alive_l[i] and alive_l[j]) or version[i] != vi or version[j] != vj:
                 continue
             if count <= target and spent + c_ij > free_error:
                 break
             spent += c_ij
-            # Merge j into i.
+            # Merge j into i: its pairs (and i's) are replaced by i's new pairs below.
+            live -= len(neigh[i]) + len(neigh[j]) - 1
             n_l[i] += n_l[j]
             w_l[i] += w_l[j]
             si, sj = s_l[i], s_l[j]
             s_l[i] = [si[0] + sj[0], si[1] + sj[1], si[2] + sj[2], si[3] + sj[3]]
+            wi = w_l[i]
+            m_l[i] = [v / wi for v in s_l[i]]
             alive_l[j] = False
             par[j] = i
             version[i] += 1
@@ -180,6 +196,7 @@ def merge_regions(
             neigh[j] = set()
             count -= 1
             vi = version[i]
+            live += len(neigh[i])
             for n in neigh[i]:
                 heapq.heappush(heap, (cost(i, n), i, n, vi, version[n]))
         parent = np.asarray(par)
