@@ -13,10 +13,10 @@ training, each beside the CPU figures of the same run.
 Without CUDA it says so, runs what it can (the test selection, which then skips) and
 writes nothing to ``benchmarks/results``. With CUDA it writes ``gpu_check_cuda.{json,md}``
 (device name, driver and torch versions) after each part. A case that raises becomes a
-row saying what broke, and the check goes on; cases that would start after ``--budget``
+row saying what broke, and the check goes on; cases that would start after ``--seconds``
 seconds are listed as not run, so the check fits a lent GPU's time.
 
-    python benchmarks/gpu_check.py --out benchmarks/results [--quick] [--budget 540]
+    python benchmarks/gpu_check.py --out benchmarks/results [--quick] [--seconds 540]
 """
 
 from __future__ import annotations
@@ -363,17 +363,12 @@ def write(out: Path, report: dict[str, Any]) -> None:
 PARTS = ("tests", "profile", "render", "train", "vectorize")
 
 
-def _key(part: str, row: dict[str, Any]) -> tuple[Any, ...]:
-    """A row's identity, so that a later run's row replaces an earlier one (``--merge``)."""
+def _case(row: dict[str, Any]) -> str:
+    """A vectorizer row's case, named as the time limit's list names it (``--merge``)."""
     if "error" in row:
-        return ("error", *row["args"])
-    fields = {
-        "profile": ("scene", "device"),
-        "render": ("scene", "device"),
-        "train": ("config", "amp", "workers"),
-        "vectorize": ("image", "budget", "device"),
-    }[part]
-    return tuple(row.get(f) for f in fields)
+        image, _, budget, device = row["args"]
+        return f"{image} @{budget} {device}"
+    return f"{row['image']} @{row['budget']} {row['device']}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--quick", action="store_true", help="fewer steps and images")
     ap.add_argument(
-        "--budget", type=float, default=540.0, help="seconds for the whole check (default 540)"
+        "--seconds", type=float, default=540.0, help="time for the whole check (default 540)"
     )
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of PARTS")
     ap.add_argument("--budgets", default="256,64,1024", help="vectorizer outline budgets")
@@ -395,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = [p for p in args.parts.split(",") if p]
     if unknown := set(parts) - set(PARTS):
         ap.error(f"unknown parts {sorted(unknown)}; choose from {','.join(PARTS)}")
-    deadline = time.monotonic() + args.budget
+    deadline = time.monotonic() + args.seconds
     report: dict[str, Any] = {"machine": machine(), "skipped": []}
     previous: dict[str, Any] = {}
     if args.merge and (args.out / "gpu_check_cuda.json").is_file():
@@ -403,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     cuda = torch.cuda.is_available()
     print(f"machine: {json.dumps(report['machine'])}", flush=True)
     if "tests" in parts:
-        report["tests"] = gpu_tests(timeout=min(240.0, args.budget / 3))
+        report["tests"] = gpu_tests(timeout=min(240.0, args.seconds / 3))
         print(f"gpu tests: {report['tests']['summary']}", flush=True)
         for line in report["tests"].get("failures", []):
             print(f"  {line}", flush=True)
@@ -435,14 +430,15 @@ def main(argv: list[str] | None = None) -> int:
             merged["machine"] = previous["machine"]
             if "tests" not in report and "tests" in previous:
                 merged["tests"] = previous["tests"]
-            for part in PARTS[1:]:
-                if part != "vectorize" and part in parts:
-                    continue  # run again: this run's rows replace the part
-                mine = {_key(part, r): r for r in report.get(part, [])}
-                kept = [r for r in previous.get(part, []) if _key(part, r) not in mine]
-                merged[part] = kept + list(mine.values())
-            done = {f"{r.get('image')} @{r.get('budget')} {r.get('device')}"
-                    for r in merged.get("vectorize", [])}  # fmt: skip
+            for part in PARTS[1:-1]:  # run again: this run's rows replace the part
+                if part not in parts:
+                    merged[part] = previous.get(part, [])
+            # Vectorizer cases: this run's replace the same cases, the others are kept.
+            mine = {_case(r) for r in report.get("vectorize", [])}
+            merged["vectorize"] = [
+                r for r in previous.get("vectorize", []) if _case(r) not in mine
+            ] + report.get("vectorize", [])
+            done = {_case(r) for r in merged["vectorize"]}
             merged["skipped"] = [
                 w for w in previous.get("skipped", []) + report["skipped"]
                 if w.removeprefix("vectorize ") not in done
